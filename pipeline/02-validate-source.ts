@@ -1,0 +1,308 @@
+/**
+ * Stage 2: validate the structured source — `pack.yaml` and each briefing's front matter — against the
+ * JSON Schemas, then across files (ids, order, markings). Every problem is reported at once, at its
+ * line and column; the validated model is attached to the files for the stages after.
+ */
+import path from 'node:path';
+import type { VFile } from 'vfile';
+import { error, warning } from './lib/messages.ts';
+import type { BriefingMeta, BuildFiles, Pack, Paper, Source } from './lib/model.ts';
+import { checkAgainstSchema } from './lib/schema-check.ts';
+import { didYouMean } from './lib/suggest.ts';
+import {
+  parseYamlSource,
+  rangeOf,
+  resolvePath,
+  splitFrontMatter,
+  type YamlSource,
+} from './lib/yaml-source.ts';
+
+/** At most this many control characters are reported per file. */
+const maxControlCharacterReports = 10;
+
+const idPattern = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+type Raw = Record<string, unknown>;
+
+interface CheckedBriefing {
+  file: VFile;
+  source: YamlSource | undefined;
+  meta: BriefingMeta | undefined;
+}
+
+/** Validates the pack and every briefing; attaches `pack`, `briefing` and `bodyStart` data to the files. */
+export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
+  const packSource = checkPackFile(files.pack);
+  const checked = files.briefings.map(checkBriefingFile);
+  reportDuplicateIds(checked);
+
+  const rawPack = packSource?.value as Raw | undefined;
+  const byId = new Map<string, CheckedBriefing>();
+  for (const entry of checked) if (entry.meta) byId.set(entry.meta.id, entry);
+
+  const briefingIds = resolveOrder(files.pack, packSource, rawPack, checked, byId);
+  const briefIds = resolveBriefIds(files.pack, packSource, rawPack, briefingIds, byId);
+  if (rawPack && packSource) {
+    const pack = toPack(rawPack, briefingIds, briefIds);
+    checkMarkings(files.pack, packSource, pack, checked);
+    files.pack.data.pack = pack;
+  }
+
+  const ordered = briefingIds.flatMap((id) => {
+    const entry = byId.get(id);
+    return entry ? [entry.file] : [];
+  });
+  return { ...files, briefings: ordered.length > 0 ? ordered : files.briefings };
+}
+
+function checkPackFile(file: VFile): YamlSource | undefined {
+  if (file.messages.length > 0) return undefined;
+  const text = String(file.value);
+  reportControlCharacters(file, text);
+  const source = parseYamlSource(file, text, 1);
+  if (!source) return undefined;
+  return checkAgainstSchema(file, source, 'pack', text) ? source : undefined;
+}
+
+function checkBriefingFile(file: VFile): CheckedBriefing {
+  if (file.messages.length > 0) return { file, source: undefined, meta: undefined };
+  const text = String(file.value);
+  reportControlCharacters(file, text);
+  const split = splitFrontMatter(file, text);
+  if (!split) return { file, source: undefined, meta: undefined };
+  file.data.bodyStart = { line: split.bodyLine, offset: split.bodyOffset };
+
+  const source = parseYamlSource(file, split.yaml, split.yamlLine);
+  if (!source) return { file, source, meta: undefined };
+  if (!checkAgainstSchema(file, source, 'briefing', text)) return { file, source, meta: undefined };
+
+  const raw = source.value as Raw;
+  const id = typeof raw.id === 'string' ? raw.id : path.basename(file.path, '.md');
+  if (!idPattern.test(id)) {
+    const suggestion = id
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '');
+    error(
+      file,
+      `Unexpected file name \`${path.basename(file.path)}\` for a briefing id, expected lower-case letters, digits and hyphens; rename the file${suggestion ? ` to \`${suggestion}.md\`` : ''} or add \`id: …\` to the header`,
+      { ruleId: 'id-format', place: { line: 1, column: 1 } },
+    );
+    return { file, source, meta: undefined };
+  }
+  const meta = toBriefingMeta(raw, id);
+  file.data.briefing = meta;
+  return { file, source, meta };
+}
+
+/** C0 control characters other than tab and line breaks are invisible in editors and break output. */
+function reportControlCharacters(file: VFile, text: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  const pattern = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+  let reported = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (reported++ >= maxControlCharacterReports) break;
+    const before = text.slice(0, match.index);
+    const line = before.split('\n').length;
+    const column = match.index - before.lastIndexOf('\n');
+    const code = (match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+    error(file, `Unexpected control character U+${code}, expected visible text; delete it`, {
+      ruleId: 'control-character',
+      place: { line, column },
+    });
+  }
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+function toBriefingMeta(raw: Raw, id: string): BriefingMeta {
+  const meta: BriefingMeta = {
+    id,
+    title: String(raw.title),
+    date: String(raw.date),
+    summary: String(raw.summary),
+    keyPoints: strings(raw.key_points),
+    tags: strings(raw.tags),
+    regions: strings(raw.regions),
+    authors: strings(raw.authors),
+    sources: Array.isArray(raw.sources) ? raw.sources.map((entry) => toSource(entry as Raw)) : [],
+  };
+  if (typeof raw.marking === 'string') meta.marking = raw.marking;
+  return meta;
+}
+
+function toSource(raw: Raw): Source {
+  const source: Source = { title: String(raw.title) };
+  if (typeof raw.publisher === 'string') source.publisher = raw.publisher;
+  if (typeof raw.url === 'string') source.url = raw.url;
+  if (typeof raw.date === 'string') source.date = raw.date;
+  return source;
+}
+
+function toPack(raw: Raw, briefingIds: string[], briefIds: string[]): Pack {
+  const brief = (raw.brief ?? {}) as Raw;
+  const pack: Pack = {
+    title: String(raw.title),
+    date: String(raw.date),
+    language: typeof raw.language === 'string' ? raw.language : 'en',
+    paper: (raw.paper ?? 'A4') as Paper,
+    markings: strings(raw.markings),
+    briefingIds,
+    brief: {
+      title: typeof brief.title === 'string' ? brief.title : String(raw.title),
+      briefingIds: briefIds,
+    },
+  };
+  for (const key of ['subtitle', 'edition', 'organisation', 'audience', 'marking'] as const) {
+    const value = raw[key];
+    if (typeof value === 'string') pack[key] = value;
+  }
+  return pack;
+}
+
+function idPlace(entry: CheckedBriefing) {
+  const key = entry.source ? resolvePath(entry.source, '/id') : undefined;
+  return entry.source && key?.value ? rangeOf(entry.source, key.value) : { line: 1, column: 1 };
+}
+
+function reportDuplicateIds(checked: CheckedBriefing[]): void {
+  const seen = new Map<string, CheckedBriefing>();
+  for (const entry of checked) {
+    if (!entry.meta) continue;
+    const folded = entry.meta.id.toLowerCase();
+    const first = seen.get(folded);
+    if (!first) {
+      seen.set(folded, entry);
+      continue;
+    }
+    error(
+      entry.file,
+      `Unexpected duplicate id \`${entry.meta.id}\`, already used by \`${path.basename(first.file.path)}\`; give each briefing its own id`,
+      { ruleId: 'duplicate-id', place: idPlace(entry) },
+    );
+    entry.meta = undefined;
+  }
+}
+
+/** The pack's briefing order: the `briefings` list, or every briefing newest first, then by id. */
+function resolveOrder(
+  packFile: VFile,
+  packSource: YamlSource | undefined,
+  rawPack: Raw | undefined,
+  checked: CheckedBriefing[],
+  byId: Map<string, CheckedBriefing>,
+): string[] {
+  const listed = rawPack ? strings(rawPack.briefings) : [];
+  if (!rawPack || listed.length === 0 || !packSource) {
+    return checked
+      .flatMap((entry) => (entry.meta ? [entry.meta] : []))
+      .sort((a, b) => (a.date === b.date ? a.id.localeCompare(b.id) : a.date < b.date ? 1 : -1))
+      .map((meta) => meta.id);
+  }
+  const known = [...byId.keys()];
+  const seen = new Set<string>();
+  const order: string[] = [];
+  listed.forEach((id, index) => {
+    const place = rangeOf(packSource, resolvePath(packSource, `/briefings/${index}`).value);
+    if (seen.has(id)) {
+      error(packFile, `Unexpected \`${id}\` twice in \`briefings\`; list each briefing once`, {
+        ruleId: 'duplicate-item',
+        place,
+      });
+      return;
+    }
+    seen.add(id);
+    if (!byId.has(id) && !checked.some((entry) => path.basename(entry.file.path, '.md') === id)) {
+      error(packFile, `Unknown briefing \`${id}\` in \`briefings\`${didYouMean(id, known)}`, {
+        ruleId: 'unknown-briefing',
+        place,
+      });
+      return;
+    }
+    order.push(id);
+  });
+  for (const entry of checked) {
+    if (entry.meta && !seen.has(entry.meta.id)) {
+      warning(
+        entry.file,
+        `Unexpected briefing \`${entry.meta.id}\` missing from \`briefings\` in \`pack.yaml\`, so it is left out; add it to the list or move the file out of \`briefings/\``,
+        { ruleId: 'unlisted-briefing', place: { line: 1, column: 1 } },
+      );
+    }
+  }
+  return order;
+}
+
+function resolveBriefIds(
+  packFile: VFile,
+  packSource: YamlSource | undefined,
+  rawPack: Raw | undefined,
+  briefingIds: string[],
+  byId: Map<string, CheckedBriefing>,
+): string[] {
+  const listed = strings((rawPack?.brief as Raw | undefined)?.briefings);
+  if (listed.length === 0 || !packSource) return briefingIds;
+  const inPack = new Set(briefingIds);
+  return listed.filter((id, index) => {
+    if (inPack.has(id)) return true;
+    const place = rangeOf(packSource, resolvePath(packSource, `/brief/briefings/${index}`).value);
+    const reason = byId.has(id)
+      ? `Unexpected briefing \`${id}\` in \`brief.briefings\` that is not in the pack; add it to \`briefings\` first`
+      : `Unknown briefing \`${id}\` in \`brief.briefings\`${didYouMean(id, briefingIds)}`;
+    error(packFile, reason, { ruleId: 'unknown-briefing', place });
+    return false;
+  });
+}
+
+/** Markings: the pack's on its own scale, each briefing's on the scale and not above the pack's. */
+function checkMarkings(
+  packFile: VFile,
+  packSource: YamlSource,
+  pack: Pack,
+  checked: CheckedBriefing[],
+): void {
+  const scale = pack.markings;
+  if (pack.marking && scale.length > 0 && !scale.includes(pack.marking)) {
+    error(
+      packFile,
+      `Unexpected marking \`${pack.marking}\`, expected one of the \`markings\` scale${didYouMean(pack.marking, scale)}`,
+      { ruleId: 'unknown-marking', place: rangeOf(packSource, resolvePath(packSource, '/marking').value) },
+    );
+    return;
+  }
+  for (const entry of checked) {
+    const marking = entry.meta?.marking;
+    if (!marking || !entry.source || !pack.briefingIds.includes(entry.meta?.id ?? '')) continue;
+    const place = rangeOf(entry.source, resolvePath(entry.source, '/marking').value);
+    if (scale.length === 0) {
+      error(
+        entry.file,
+        `Unexpected \`marking\` without a marking scale, expected \`markings\` in \`pack.yaml\`; list the markings there, lowest first`,
+        { ruleId: 'marking-scale', place },
+      );
+    } else if (!scale.includes(marking)) {
+      error(
+        entry.file,
+        `Unknown marking \`${marking}\`, expected one of the pack's \`markings\`${didYouMean(marking, scale)}`,
+        {
+          ruleId: 'unknown-marking',
+          place,
+        },
+      );
+    } else if (!pack.marking) {
+      error(
+        entry.file,
+        `Unexpected briefing marked \`${marking}\` in a pack without a \`marking\`; set the pack's \`marking\` to \`${marking}\` or higher`,
+        { ruleId: 'marking-above-pack', place },
+      );
+    } else if (scale.indexOf(marking) > scale.indexOf(pack.marking)) {
+      error(
+        entry.file,
+        `Unexpected marking \`${marking}\` above the pack's \`${pack.marking}\`; raise the pack's \`marking\` or leave this briefing out`,
+        { ruleId: 'marking-above-pack', place },
+      );
+    }
+  }
+}

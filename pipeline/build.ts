@@ -1,0 +1,121 @@
+/**
+ * The orchestrator: runs the stages in order, wraps anything thrown with the stage's name (keeping the
+ * cause), times each stage, and decides the exit code. `check` stops before the browser.
+ */
+import path from 'node:path';
+import type { VFile } from 'vfile';
+import { readSource } from './01-read-source.ts';
+import { validateSource } from './02-validate-source.ts';
+import { convertMarkdown } from './03-convert-markdown.ts';
+import { applyTemplates } from './04-apply-templates.ts';
+import { printPdfs } from './05-print-pdfs.ts';
+import { postProcessPdfs } from './06-post-process-pdfs.ts';
+import { packageEpub } from './07-package-epub.ts';
+import { type Manifest, writeOutput } from './08-write-output.ts';
+import { type BrowserSession, defaultConcurrency, openBrowser } from './lib/browser.ts';
+import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
+import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
+import { countErrors } from './lib/messages.ts';
+import type { BuildFiles } from './lib/model.ts';
+import { lockOutputFolder } from './lib/output-folder.ts';
+
+/** Options of {@link runBuild}. */
+export interface BuildOptions {
+  sourceDir: string;
+  outDir: string;
+  /** `check` validates and converts only: no browser, no output. */
+  mode: 'build' | 'check';
+  browser?: string | undefined;
+  browserEndpoint?: string | undefined;
+  concurrency?: number | undefined;
+  /** Reports a line of progress. */
+  log?: ((line: string) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** What a build did, for the reporter and `--json`. */
+export interface BuildResult {
+  exitCode: ExitCodeValue;
+  /** Every source file read, with its messages. */
+  sources: VFile[];
+  manifest?: Manifest;
+  /** Milliseconds per stage, in order. */
+  timings: Record<string, number>;
+  /** The error that ended the build, when it was not the source's. */
+  failure?: unknown;
+  outDir: string;
+}
+
+/** Runs a build or a check. Never throws: failures come back with their exit code. */
+export async function runBuild(options: BuildOptions): Promise<BuildResult> {
+  const log = options.log ?? (() => undefined);
+  const timings: Record<string, number> = {};
+  const outDir = path.resolve(options.outDir);
+  const result: BuildResult = { exitCode: ExitCode.ok, sources: [], timings, outDir };
+
+  const stage = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } catch (cause) {
+      if (cause instanceof StageError || cause instanceof SourceErrors) throw cause;
+      throw new StageError(name, undefined, { cause });
+    } finally {
+      timings[name] = Math.round(performance.now() - started);
+    }
+  };
+  const stopOnSourceErrors = () => {
+    const errors = countErrors(result.sources);
+    if (errors > 0) throw new SourceErrors(errors);
+  };
+
+  let session: BrowserSession | undefined;
+  let release: (() => Promise<void>) | undefined;
+  try {
+    sourceDateEpoch();
+    let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
+    result.sources = [files.pack, ...files.briefings];
+    files = await stage('validate', () => validateSource(files));
+    files = await stage('convert', () => convertMarkdown(files));
+    stopOnSourceErrors();
+    const epoch = epochFor(files.pack.data.pack?.date);
+    files = await stage('templates', () => applyTemplates(files));
+    if (options.mode === 'check') return result;
+
+    release = (await stage('lock', () => lockOutputFolder(outDir))).release;
+    session = await stage('browser', () =>
+      openBrowser({
+        executablePath: options.browser,
+        endpoint: options.browserEndpoint,
+        log,
+        signal: options.signal,
+      }),
+    );
+    const browserVersion = session.version;
+    const activeSession = session;
+    files = await stage('print', () =>
+      printPdfs(files, {
+        session: activeSession,
+        concurrency: options.concurrency ?? defaultConcurrency(),
+        log,
+      }),
+    );
+    await session.close();
+    session = undefined;
+    files = await stage('post-process', () =>
+      postProcessPdfs(files, { epochSeconds: epoch, browserVersion }),
+    );
+    files = await stage('epub', () => packageEpub(files, { epochSeconds: epoch }));
+    result.manifest = await stage('write', () =>
+      writeOutput(files, { outDir, epochSeconds: epoch, browserVersion }),
+    );
+    return result;
+  } catch (error) {
+    result.exitCode = exitCodeFor(error);
+    if (result.exitCode !== ExitCode.sourceErrors) result.failure = error;
+    return result;
+  } finally {
+    await session?.close();
+    await release?.();
+  }
+}

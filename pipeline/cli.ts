@@ -1,0 +1,148 @@
+/**
+ * The command line: `build` and `check`, with the options of SPEC.md. Parses arguments, runs the
+ * build, prints the report (human on stderr, `--json` on stdout) and exits with the promised code.
+ */
+import { parseArgs } from 'node:util';
+import { runBuild } from './build.ts';
+import { ExitCode, type ExitCodeValue, UsageError } from './lib/errors.ts';
+import { generator } from './lib/project.ts';
+import { formatHumanReport, jsonReport } from './lib/report.ts';
+
+// Dates are always UTC: the zip format and any Date formatting must not depend on the machine.
+process.env.TZ = 'UTC';
+
+const usage = `Usage: npm run <build|check> -- [options]
+
+  build    validate, render and write every artifact
+  check    validate only: no browser, no output
+
+Options:
+  --source DIR             the source folder (default: source)
+  --out DIR                the output folder (default: dist)
+  --json                   print the report as JSON on stdout (human text goes to stderr)
+  --quiet                  print errors only
+  --verbose                print progress and timings
+  --browser PATH           the Chrome or Chromium to print with
+  --browser-endpoint URL   print on an existing browser (ws://…) instead of launching one
+  --concurrency N          pages printed at once (default: the number of cores)
+  --help, --version`;
+
+const commands = ['build', 'check'] as const;
+type Command = (typeof commands)[number];
+
+/** Parsed command line. */
+export interface CliArguments {
+  command: Command;
+  sourceDir: string;
+  outDir: string;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  browser: string | undefined;
+  browserEndpoint: string | undefined;
+  concurrency: number | undefined;
+}
+
+/** Parses the arguments after the script name; throws `UsageError` on anything unexpected. */
+export function parseCliArguments(argv: readonly string[]): CliArguments | 'help' | 'version' {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        source: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        browser: { type: 'string' },
+        'browser-endpoint': { type: 'string' },
+        concurrency: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (cause) {
+    throw new UsageError((cause as Error).message, { cause });
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const [command, ...extra] = positionals;
+  if (!commands.includes(command as Command)) {
+    throw new UsageError(`Unexpected command \`${command ?? ''}\`, expected \`build\` or \`check\`.`);
+  }
+  if (extra.length > 0) throw new UsageError(`Unexpected argument \`${extra[0]}\`.`);
+  if (values.quiet && values.verbose) throw new UsageError('Use --quiet or --verbose, not both.');
+  const endpoint = values['browser-endpoint'] ?? process.env.BRIEFING_PACK_BROWSER_ENDPOINT;
+  if (typeof endpoint === 'string' && !/^wss?:\/\//.test(endpoint)) {
+    throw new UsageError(
+      `Unexpected browser endpoint \`${endpoint}\`, expected a WebSocket address like ws://127.0.0.1:9222/…`,
+    );
+  }
+  let concurrency: number | undefined;
+  if (typeof values.concurrency === 'string') {
+    concurrency = Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      throw new UsageError(
+        `Unexpected --concurrency \`${values.concurrency}\`, expected a whole number from 1 to 64.`,
+      );
+    }
+  }
+  const text = (value: unknown, fallback: string) =>
+    typeof value === 'string' && value !== '' ? value : fallback;
+  return {
+    command: command as Command,
+    sourceDir: text(values.source, 'source'),
+    outDir: text(values.out, 'dist'),
+    json: values.json === true,
+    quiet: values.quiet === true,
+    verbose: values.verbose === true,
+    browser: typeof values.browser === 'string' ? values.browser : undefined,
+    browserEndpoint: typeof endpoint === 'string' ? endpoint : undefined,
+    concurrency,
+  };
+}
+
+/** Runs the command line and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<ExitCodeValue> {
+  let args: ReturnType<typeof parseCliArguments>;
+  try {
+    args = parseCliArguments(argv);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${usage}\n`);
+    return ExitCode.usage;
+  }
+  if (args === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return ExitCode.ok;
+  }
+  if (args === 'version') {
+    process.stdout.write(`${generator.name} ${generator.version}\n`);
+    return ExitCode.ok;
+  }
+  const { command, verbose, quiet } = args;
+  const result = await runBuild({
+    sourceDir: args.sourceDir,
+    outDir: args.outDir,
+    mode: command,
+    browser: args.browser,
+    browserEndpoint: args.browserEndpoint,
+    concurrency: args.concurrency,
+    log: (line) => {
+      if (verbose || (!quiet && line.startsWith('Running as root'))) process.stderr.write(`${line}\n`);
+    },
+  });
+  const lines = formatHumanReport(result, command, { quiet });
+  if (verbose)
+    lines.push(
+      `Timings: ${Object.entries(result.timings)
+        .map(([stage, ms]) => `${stage} ${ms} ms`)
+        .join(', ')}`,
+    );
+  if (lines.length > 0) process.stderr.write(`${lines.join('\n')}\n`);
+  if (args.json) process.stdout.write(`${JSON.stringify(jsonReport(result, command), null, 2)}\n`);
+  return result.exitCode;
+}

@@ -1,0 +1,218 @@
+/**
+ * One browser per build, and the page that prints a document without ever touching the network.
+ *
+ * Each document is loaded from a made-up origin, `https://briefing-pack.invalid/`; every request the
+ * page makes is answered from an in-memory map of the build's own files (the document, its styles,
+ * the bundled fonts, checked images). Anything else is aborted and recorded. JavaScript is off in
+ * every page, and navigations after the first are refused.
+ */
+import os from 'node:os';
+import puppeteer, { type Browser, type HTTPRequest, type Page, type PDFOptions } from 'puppeteer';
+import { EnvironmentError } from './errors.ts';
+import { type FoundBrowser, findBrowser } from './find-browser.ts';
+
+/** The origin documents are served from. `.invalid` can never resolve to a real host (RFC 2606). */
+export const documentOrigin = 'https://briefing-pack.invalid';
+
+/** A file served to the browser. */
+export interface Resource {
+  contentType: string;
+  body: string | Uint8Array;
+}
+
+/** Looks up a file by its path relative to the origin (`styles/print.css`). */
+export type ResourceResolver = (path: string) => Resource | undefined;
+
+/** Options of {@link openBrowser}. */
+export interface BrowserOptions {
+  /** An explicit browser executable (`--browser`). */
+  executablePath?: string | undefined;
+  /** The WebSocket endpoint of an existing browser to print on instead of launching one. */
+  endpoint?: string | undefined;
+  /** Reports a line of progress or a notice. */
+  log: (line: string) => void;
+  signal?: AbortSignal | undefined;
+}
+
+/** A browser opened for one build. */
+export interface BrowserSession {
+  browser: Browser;
+  /** `Chromium 156.0.…` or `Chrome 148.0.…`, for the manifest. */
+  version: string;
+  found: FoundBrowser | undefined;
+  close(): Promise<void>;
+}
+
+/** Chromium switches that keep a printing browser quiet: no background traffic, no proxy bypass. */
+export const quietBrowserArgs = [
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--disable-sync',
+  '--disable-domain-reliability',
+  '--disable-client-side-phishing-detection',
+  '--disable-breakpad',
+  '--disable-crash-reporter',
+  '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions',
+  '--no-first-run',
+  '--no-pings',
+  '--no-default-browser-check',
+  '--metrics-recording-only',
+  '--password-store=basic',
+  '--use-mock-keychain',
+  '--disable-gpu',
+  '--disable-quic',
+  '--dns-prefetch-disable',
+  // Every request the pages make is answered in process; anything that slips past goes nowhere.
+  '--proxy-server=http://127.0.0.1:9',
+  '--proxy-bypass-list=<-loopback>',
+  '--font-render-hinting=none',
+  '--force-color-profile=srgb',
+];
+
+let toldAboutSandbox = false;
+
+/** Whether the process runs as root, where Chromium's sandbox cannot start. */
+export function runningAsRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Launches the browser of a build (or connects to a remote one). */
+export async function openBrowser(options: BrowserOptions): Promise<BrowserSession> {
+  if (options.endpoint) {
+    const browser = await puppeteer.connect({
+      browserWSEndpoint: options.endpoint,
+      protocolTimeout: 120_000,
+    });
+    const version = describeVersion(await browser.version());
+    return { browser, version, found: undefined, close: () => browser.disconnect() };
+  }
+  const found = findBrowser(options.executablePath);
+  const args = [...quietBrowserArgs];
+  if (runningAsRoot()) {
+    args.push('--no-sandbox');
+    if (!toldAboutSandbox) {
+      options.log('Running as root: Chromium starts without its sandbox (--no-sandbox).');
+      toldAboutSandbox = true;
+    }
+  }
+  let browser: Browser;
+  try {
+    browser = await puppeteer.launch({
+      executablePath: found.executablePath,
+      headless: true,
+      pipe: true,
+      args,
+      protocolTimeout: 120_000,
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+      signal: options.signal,
+    } as Parameters<typeof puppeteer.launch>[0]);
+  } catch (cause) {
+    throw new EnvironmentError(
+      `The browser at \`${found.executablePath}\` could not start: ${(cause as Error).message.split('\n')[0]}`,
+      { cause },
+    );
+  }
+  const version = describeVersion(await browser.version(), found.executablePath);
+  return {
+    browser,
+    version,
+    found,
+    close: async () => {
+      await browser.close().catch(() => browser.process()?.kill('SIGKILL'));
+    },
+  };
+}
+
+function describeVersion(raw: string, executablePath?: string): string {
+  // CDP reports `Chrome/156.0.8078.108` or `HeadlessChrome/…` for Chrome and Chromium alike.
+  const number = raw.split('/')[1] ?? raw;
+  const name = executablePath && /chromium/i.test(executablePath) ? 'Chromium' : 'Chrome';
+  return `${name} ${number}`;
+}
+
+/** What a print job needs. */
+export interface PrintJob {
+  /** Path of the document under the origin (`pack.html`). */
+  documentPath: string;
+  resolve: ResourceResolver;
+  /** Called for every request refused (outside the build's files). */
+  onBlocked?: (url: string) => void;
+  timeoutMs?: number;
+}
+
+/** A page loaded with a document, ready to print (and print again after edits). */
+export interface LoadedPage {
+  page: Page;
+  print(options?: PDFOptions): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Opens a page with JavaScript off and every request answered from the job's resources. */
+export async function loadDocument(session: BrowserSession, job: PrintJob): Promise<LoadedPage> {
+  const page = await session.browser.newPage();
+  const timeout = job.timeoutMs ?? 60_000;
+  try {
+    await page.setJavaScriptEnabled(false);
+    await page.setRequestInterception(true);
+    let navigated = false;
+    page.on('request', (request: HTTPRequest) => {
+      void answer(request, job, () => {
+        if (!request.isNavigationRequest() || request.frame() !== page.mainFrame()) return true;
+        if (navigated) return false;
+        navigated = true;
+        return true;
+      });
+    });
+    await page.goto(`${documentOrigin}/${job.documentPath}`, { waitUntil: 'load', timeout });
+  } catch (cause) {
+    await page.close().catch(() => undefined);
+    throw cause;
+  }
+  return {
+    page,
+    print: async (options) =>
+      page.pdf({
+        preferCSSPageSize: true,
+        printBackground: true,
+        tagged: true,
+        outline: true,
+        waitForFonts: true,
+        timeout,
+        ...options,
+      }),
+    close: () => page.close().catch(() => undefined),
+  };
+}
+
+async function answer(request: HTTPRequest, job: PrintJob, mayNavigate: () => boolean): Promise<void> {
+  if (request.isInterceptResolutionHandled()) return;
+  const url = request.url();
+  let resource: Resource | undefined;
+  if (url.startsWith(`${documentOrigin}/`) && mayNavigate()) {
+    const path = decodeURIComponent(new URL(url).pathname.slice(1));
+    if (path === 'favicon.ico') {
+      await request.respond({ status: 404, body: '' });
+      return;
+    }
+    resource = job.resolve(path);
+  }
+  if (!resource) {
+    job.onBlocked?.(url);
+    await request.abort('blockedbyclient');
+    return;
+  }
+  await request.respond({
+    status: 200,
+    contentType: resource.contentType,
+    body: typeof resource.body === 'string' ? resource.body : Buffer.from(resource.body),
+  });
+}
+
+/** How many pages print at once: one per core by default. */
+export function defaultConcurrency(): number {
+  return Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 8));
+}

@@ -1,0 +1,112 @@
+/**
+ * Finds a Chrome or Chromium to print with, in this order: an explicit path (`--browser` or the
+ * `BRIEFING_PACK_BROWSER` / `PUPPETEER_EXECUTABLE_PATH` environment variables), puppeteer's own cache,
+ * then a system Chrome or Chromium. When none is found, says exactly what to install.
+ */
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer from 'puppeteer';
+import { EnvironmentError } from './errors.ts';
+
+/** Where a browser was found, for the report. */
+export interface FoundBrowser {
+  executablePath: string;
+  how: 'flag' | 'environment' | 'puppeteer-cache' | 'system';
+}
+
+const systemCandidates = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome-stable',
+  '/usr/bin/google-chrome',
+  '/snap/bin/chromium',
+  '/opt/google/chrome/chrome',
+  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+  '/Applications/Chromium.app/Contents/MacOS/Chromium',
+  'C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe',
+  'C:\\Program Files (x86)\\Google\\Chrome\\Application\\chrome.exe',
+];
+
+const commandNames = ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome', 'chrome'];
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const folder of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!folder) continue;
+    const candidate = path.join(folder, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Every Chrome puppeteer has downloaded into its cache, newest version first. */
+function puppeteerCacheBrowsers(): string[] {
+  const found: string[] = [];
+  try {
+    const expected = puppeteer.executablePath();
+    if (isExecutable(expected)) found.push(expected);
+  } catch {
+    // No configured browser: fall through to the cache folder itself.
+  }
+  const cacheDir = process.env.PUPPETEER_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'puppeteer');
+  for (const product of ['chrome', 'chrome-headless-shell']) {
+    const folder = path.join(cacheDir, product);
+    if (!existsSync(folder)) continue;
+    for (const version of readdirSync(folder).sort().reverse()) {
+      for (const binary of ['chrome-linux64/chrome', 'chrome-headless-shell-linux64/chrome-headless-shell']) {
+        const candidate = path.join(folder, version, binary);
+        if (isExecutable(candidate) && !found.includes(candidate)) found.push(candidate);
+      }
+    }
+  }
+  return found;
+}
+
+/** The advice printed when no browser is found. */
+export const installAdvice = [
+  'No Chrome or Chromium was found to print with. Install one of these, then run the command again:',
+  '  Debian or Ubuntu:  sudo apt-get install -y chromium',
+  '  with internet:     npx puppeteer browsers install chrome',
+  'or point to one:     npm run build -- --browser /path/to/chrome   (or set BRIEFING_PACK_BROWSER)',
+].join('\n');
+
+/** Finds the browser to print with; throws an `EnvironmentError` (exit 3) with advice when there is none. */
+export function findBrowser(explicitPath?: string): FoundBrowser {
+  if (explicitPath) {
+    if (!isExecutable(explicitPath)) {
+      throw new EnvironmentError(
+        `The browser given with --browser, \`${explicitPath}\`, is not an executable file.`,
+      );
+    }
+    return { executablePath: explicitPath, how: 'flag' };
+  }
+  for (const variable of ['BRIEFING_PACK_BROWSER', 'PUPPETEER_EXECUTABLE_PATH']) {
+    const value = process.env[variable];
+    if (!value) continue;
+    if (!isExecutable(value)) {
+      throw new EnvironmentError(
+        `The browser named by ${variable}, \`${value}\`, is not an executable file.`,
+      );
+    }
+    return { executablePath: value, how: 'environment' };
+  }
+  const cached = puppeteerCacheBrowsers()[0];
+  if (cached) return { executablePath: cached, how: 'puppeteer-cache' };
+  for (const candidate of systemCandidates) {
+    if (isExecutable(candidate)) return { executablePath: candidate, how: 'system' };
+  }
+  for (const name of commandNames) {
+    const candidate = onPath(name);
+    if (candidate) return { executablePath: candidate, how: 'system' };
+  }
+  throw new EnvironmentError(installAdvice);
+}

@@ -1,0 +1,46 @@
+/** "Did you mean" suggestions for misspelt keys, ids and values. */
+
+/** Levenshtein distance between two strings, compared case-insensitively. */
+export function editDistance(a: string, b: string): number {
+  const left = a.toLowerCase();
+  const right = b.toLowerCase();
+  let previous = Array.from({ length: right.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= left.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= right.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (left[i - 1] === right[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[right.length] ?? 0;
+}
+
+/** The candidate closest to `value`, if it is close enough to be what the author meant. */
+export function closest(value: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(value, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  if (best === undefined) return undefined;
+  const allowed = Math.max(1, Math.floor(Math.max(value.length, best.length) / 3));
+  return bestDistance <= allowed ? best : undefined;
+}
+
+/** `; did you mean \`x\`?` when a close candidate exists, else the empty string. */
+export function didYouMean(value: string, candidates: Iterable<string>): string {
+  const suggestion = closest(value, candidates);
+  return suggestion === undefined ? '' : `; did you mean \`${suggestion}\`?`;
+}
+
+/** Formats values as an English list of code spans: `a`, `b` or `c`. */
+export function listOf(values: readonly string[], conjunction = 'or'): string {
+  const spans = values.map((value) => `\`${value}\``);
+  if (spans.length <= 1) return spans.join('');
+  return `${spans.slice(0, -1).join(', ')} ${conjunction} ${spans.at(-1)}`;
+}

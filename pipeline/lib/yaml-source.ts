@@ -1,0 +1,301 @@
+/**
+ * YAML that loses nothing: parse `pack.yaml` and front matter with the `yaml` package, keep every
+ * node's range, and turn offsets and JSON-pointer paths back into file positions.
+ *
+ * YAML 1.2 core schema only: dates stay strings, `yes` stays a string, no custom tags, no code.
+ */
+
+import type { Point, Position } from 'unist';
+import type { VFile } from 'vfile';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type Pair,
+  parseDocument,
+  visit,
+} from 'yaml';
+import { error } from './messages.ts';
+
+/** Largest front matter read, in characters. */
+export const maxFrontMatterLength = 64 * 1024;
+/** Deepest nesting of collections accepted in any YAML source. */
+export const maxYamlDepth = 20;
+
+/** A YAML text inside a file: the parsed document and how to map its offsets to the file. */
+export interface YamlSource {
+  document: Document.Parsed;
+  /** The plain value (null-prototype objects, strings, numbers, booleans, null). */
+  value: unknown;
+  lineCounter: LineCounter;
+  /** 1-based file line of the YAML text's first line. */
+  firstLine: number;
+}
+
+/** The split of a Markdown file into front matter and body. */
+export interface FrontMatterSplit {
+  yaml: string;
+  /** 1-based file line where the YAML text starts (the line after the opening `---`). */
+  yamlLine: number;
+  /** 0-based offset of the body in the file. */
+  bodyOffset: number;
+  /** 1-based file line where the body starts. */
+  bodyLine: number;
+}
+
+const fence = /^---[ \t]*\r?$/;
+const closingFence = /^(?:---|\.\.\.)[ \t]*\r?$/;
+
+/**
+ * Splits a briefing into its front matter and body. Only a `---` fence opens front matter; an engine
+ * tag such as `---js` is refused, never evaluated.
+ */
+export function splitFrontMatter(file: VFile, text: string): FrontMatterSplit | undefined {
+  const firstLineEnd = text.indexOf('\n');
+  const firstLine = firstLineEnd === -1 ? text : text.slice(0, firstLineEnd);
+  if (!fence.test(firstLine)) {
+    const engine = /^---\s*([A-Za-z][\w-]*)/.exec(firstLine)?.[1];
+    if (engine) {
+      error(
+        file,
+        `Unexpected front matter engine \`${engine}\`, expected YAML between two \`---\` lines; remove \`${engine}\` and write the header in YAML`,
+        { ruleId: 'front-matter-engine', place: { line: 1, column: 4 } },
+      );
+    } else {
+      error(
+        file,
+        'Unexpected briefing without front matter, expected a YAML header between two `---` lines at the top (`title`, `date`, `summary`)',
+        { ruleId: 'missing-front-matter', place: { line: 1, column: 1 } },
+      );
+    }
+    return undefined;
+  }
+  let offset = firstLineEnd + 1;
+  let line = 2;
+  while (offset <= text.length && firstLineEnd !== -1) {
+    const end = text.indexOf('\n', offset);
+    const current = end === -1 ? text.slice(offset) : text.slice(offset, end);
+    if (closingFence.test(current)) {
+      const yaml = text.slice(firstLineEnd + 1, offset);
+      if (yaml.length > maxFrontMatterLength) {
+        error(
+          file,
+          `Unexpected front matter of ${yaml.length} characters, expected at most ${maxFrontMatterLength}; move long text into the body`,
+          { ruleId: 'front-matter-too-large', place: { line: 1, column: 1 } },
+        );
+        return undefined;
+      }
+      const bodyOffset = end === -1 ? text.length : end + 1;
+      return { yaml, yamlLine: 2, bodyOffset, bodyLine: line + 1 };
+    }
+    if (end === -1) break;
+    offset = end + 1;
+    line++;
+  }
+  error(file, 'Unexpected front matter without an end, expected a closing `---` line after the header', {
+    ruleId: 'unclosed-front-matter',
+    place: { line: 1, column: 1 },
+  });
+  return undefined;
+}
+
+/**
+ * Parses YAML text found at `firstLine` of `file`. Syntax errors, duplicate keys, aliases, tags and
+ * excessive nesting are reported on the file; the result is undefined when any was found.
+ */
+export function parseYamlSource(file: VFile, text: string, firstLine: number): YamlSource | undefined {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, {
+    lineCounter,
+    version: '1.2',
+    schema: 'core',
+    uniqueKeys: false,
+    merge: false,
+    prettyErrors: false,
+    strict: true,
+    stringKeys: true,
+  });
+  const source = { document, value: undefined as unknown, lineCounter, firstLine };
+  const errorsBefore = file.messages.length;
+
+  const lines = text.split('\n');
+  for (const problem of [...document.errors, ...document.warnings]) {
+    const place = pointAt(source, problem.pos[0]);
+    const missingSpace = missingSpaceAfterColon(lines[place.line - firstLine] ?? '');
+    error(file, missingSpace ?? describeYamlProblem(problem.code, problem.message), {
+      ruleId: missingSpace ? 'yaml-missing-space' : 'yaml-syntax',
+      place,
+    });
+  }
+  if (document.errors.length === 0) checkNodes(file, source, text);
+  if (file.messages.length > errorsBefore) return undefined;
+
+  source.value = toPlainValue(document.contents);
+  return source;
+}
+
+/** `key:value` written without a space is a plain string in YAML, which confuses everything after it. */
+export function missingSpaceAfterColon(lineText: string): string | undefined {
+  const match = /^\s*(?:-\s+)?([A-Za-z_][\w-]*):([^\s/].*?)\s*$/.exec(lineText);
+  if (!match) return undefined;
+  return `Unexpected \`${match[1]}:${match[2]}\`, expected a space after the colon: \`${match[1]}: ${match[2]}\``;
+}
+
+function describeYamlProblem(code: string, message: string): string {
+  const detail = message.split('\n')[0]?.replace(/ at line \d+, column \d+.*$/, '') ?? message;
+  switch (code) {
+    case 'TAB_AS_INDENT':
+      return 'Unexpected tab used to indent, expected spaces; indent YAML with spaces only';
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY':
+      return `Unexpected YAML structure (${detail}); check the indentation and that each \`key: value\` is on one line, or put the value in quotes`;
+    case 'TAG_RESOLVE_FAILED':
+      return `Unexpected YAML tag (${detail}); remove the \`!\` tag and write a plain value`;
+    default:
+      return `Unexpected YAML syntax: ${detail}; check the indentation, colons and quotes on this line`;
+  }
+}
+
+/** Reports what the parser accepts but this tool refuses: duplicate keys, aliases, tags, deep nesting. */
+function checkNodes(file: VFile, source: YamlSource, text: string): void {
+  let reportedDepth = false;
+  visit(source.document, {
+    Alias(_key, node) {
+      error(
+        file,
+        `Unexpected YAML alias \`*${node.source}\`, expected a plain value; write the value out in full`,
+        {
+          ruleId: 'yaml-alias',
+          place: rangeOf(source, node),
+        },
+      );
+    },
+    Node(_key, node, path) {
+      if (node.anchor) {
+        const start = node.range?.[0] ?? 0;
+        const at = text.lastIndexOf(`&${node.anchor}`, start);
+        error(file, `Unexpected YAML anchor \`&${node.anchor}\`, expected a plain value; remove the anchor`, {
+          ruleId: 'yaml-alias',
+          place: pointAt(source, at >= 0 ? at : start),
+        });
+      }
+      if (node.tag && !isDefaultTag(node.tag)) {
+        error(file, `Unexpected YAML tag \`${node.tag}\`, expected a plain value; remove the tag`, {
+          ruleId: 'yaml-tag',
+          place: rangeOf(source, node),
+        });
+      }
+      const depth = path.filter((ancestor) => isMap(ancestor) || isSeq(ancestor)).length;
+      if (!reportedDepth && depth > maxYamlDepth) {
+        reportedDepth = true;
+        error(file, `Unexpected nesting ${depth} levels deep, expected at most ${maxYamlDepth}`, {
+          ruleId: 'yaml-depth',
+          place: rangeOf(source, node),
+        });
+        return visit.BREAK;
+      }
+      if (isMap(node)) reportDuplicateKeys(file, source, node.items);
+      return undefined;
+    },
+  });
+}
+
+function isDefaultTag(tag: string): boolean {
+  return ['tag:yaml.org,2002:str', 'tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq'].includes(tag);
+}
+
+function reportDuplicateKeys(
+  file: VFile,
+  source: YamlSource,
+  pairs: readonly Pair<unknown, unknown>[],
+): void {
+  const seen = new Map<string, Node>();
+  for (const pair of pairs) {
+    if (!isScalar(pair.key)) continue;
+    const name = String(pair.key.value);
+    const first = seen.get(name);
+    if (first) {
+      const firstLine = pointAt(source, first.range?.[0] ?? 0).line;
+      error(file, `Unexpected second \`${name}\`, already set on line ${firstLine}; keep one of the two`, {
+        ruleId: 'duplicate-key',
+        place: rangeOf(source, pair.key),
+      });
+    } else {
+      seen.set(name, pair.key);
+    }
+  }
+}
+
+/** Converts a YAML node to plain data; objects have no prototype, so no key can reach `Object.prototype`. */
+function toPlainValue(node: unknown): unknown {
+  if (isMap(node)) {
+    const result: Record<string, unknown> = Object.create(null);
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      result[key] = toPlainValue(pair.value);
+    }
+    return result;
+  }
+  if (isSeq(node)) return node.items.map((item) => toPlainValue(item));
+  if (isScalar(node)) return node.value;
+  if (isAlias(node)) return undefined;
+  return node ?? null;
+}
+
+/** The file position of an offset in the YAML text. */
+export function pointAt(source: YamlSource, offset: number): Point {
+  const { line, col } = source.lineCounter.linePos(offset);
+  return { line: Math.max(line, 1) + source.firstLine - 1, column: col };
+}
+
+/** The file range of a node. */
+export function rangeOf(source: YamlSource, node: Node | undefined): Position {
+  const [start, valueEnd] = node?.range ?? [0, 0];
+  return { start: pointAt(source, start), end: pointAt(source, valueEnd) };
+}
+
+/** What a JSON-pointer path leads to in a YAML document: the pair holding it and the value node. */
+export interface PathTarget {
+  /** The key node, when the path ends at a mapping entry. */
+  key?: Node;
+  /** The value node (absent when the key has no value). */
+  value?: Node;
+  /** The deepest node reached, when the path goes further than the document. */
+  nearest: Node | undefined;
+}
+
+/** Walks a JSON-pointer path (`/sources/0/url`) through a YAML document to the node it names. */
+export function resolvePath(source: YamlSource, pointer: string): PathTarget {
+  const segments = pointer
+    .split('/')
+    .slice(1)
+    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
+  let current: unknown = source.document.contents;
+  let key: Node | undefined;
+  for (const segment of segments) {
+    if (isMap(current)) {
+      const pair = current.items.find((item) => isScalar(item.key) && String(item.key.value) === segment);
+      if (!pair) return { nearest: current };
+      key = isNode(pair.key) ? pair.key : undefined;
+      current = pair.value;
+      if (!isNode(current)) return key ? { key, nearest: key } : { nearest: undefined };
+    } else if (isSeq(current)) {
+      const item = current.items[Number(segment)];
+      key = undefined;
+      if (!isNode(item)) return { nearest: current };
+      current = item;
+    } else {
+      break;
+    }
+  }
+  const value = isNode(current) ? current : undefined;
+  const target: PathTarget = { nearest: value ?? key };
+  if (key) target.key = key;
+  if (value) target.value = value;
+  return target;
+}

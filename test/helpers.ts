@@ -1,0 +1,150 @@
+/**
+ * Test helpers: source folders written to a temporary folder, the real CLI as a child process, and
+ * the real PDF tools (poppler's pdftotext, pdfinfo, pdffonts; qpdf) to read artifacts as a reader would.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { VFile } from 'vfile';
+import { projectRoot } from '../pipeline/lib/project.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** A briefing to write into a test source folder. */
+export interface TestBriefing {
+  /** File name without `.md`. */
+  name: string;
+  /** The whole file, front matter included. */
+  text: string;
+}
+
+/** A minimal valid briefing file. */
+export function briefingText(
+  fields: Record<string, string> = {},
+  body = 'A paragraph of the body.\n',
+): string {
+  const front = {
+    title: 'A briefing',
+    date: '2025-07-13',
+    summary: 'A summary of the briefing.',
+    ...fields,
+  };
+  const lines = Object.entries(front).map(([key, value]) => `${key}: ${value}`);
+  return `---\n${lines.join('\n')}\n---\n\n${body}`;
+}
+
+/** Makes a temporary folder that is removed by the returned function. */
+export async function temporaryFolder(
+  prefix = 'briefing-pack-test-',
+): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Writes a source folder: `pack.yaml`, `briefings/*.md` and any extra files (paths relative to it). */
+export async function writeSource(
+  dir: string,
+  pack: string,
+  briefings: TestBriefing[],
+  extra: Record<string, string | Uint8Array> = {},
+): Promise<string> {
+  await mkdir(path.join(dir, 'briefings'), { recursive: true });
+  await writeFile(path.join(dir, 'pack.yaml'), pack);
+  for (const briefing of briefings)
+    await writeFile(path.join(dir, 'briefings', `${briefing.name}.md`), briefing.text);
+  for (const [name, value] of Object.entries(extra)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), value);
+  }
+  return dir;
+}
+
+/** A VFile as stage 1 would make it, for testing later stages on their own. */
+export function sourceFile(filePath: string, value: string): VFile {
+  return new VFile({ path: filePath, value });
+}
+
+/** The result of running the CLI. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real command line (`node scripts/run.mjs <args>`) as a child process. */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'scripts', 'run.mjs'), ...args], {
+      cwd: options.cwd ?? projectRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Text of a PDF (or one page of it) as poppler's pdftotext extracts it. */
+export async function pdfText(file: string, page?: number): Promise<string> {
+  const range = page === undefined ? [] : ['-f', String(page), '-l', String(page)];
+  const { stdout } = await execFileAsync('pdftotext', [...range, '-enc', 'UTF-8', file, '-'], {
+    maxBuffer: 64 << 20,
+  });
+  return stdout;
+}
+
+/** `pdfinfo` fields of a PDF. */
+export async function pdfInfo(file: string): Promise<Record<string, string>> {
+  const { stdout } = await execFileAsync('pdfinfo', [file]);
+  const fields: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const match = /^([^:]+):\s*(.*)$/.exec(line);
+    if (match?.[1]) fields[match[1].trim()] = (match[2] ?? '').trim();
+  }
+  return fields;
+}
+
+/** Font names `pdffonts` lists for a PDF, with whether each is embedded. */
+export async function pdfFonts(file: string): Promise<Array<{ name: string; embedded: boolean }>> {
+  const { stdout } = await execFileAsync('pdffonts', [file]);
+  return stdout
+    .split('\n')
+    .slice(2)
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const columns = line.trim().split(/\s+/);
+      const name = columns[0] ?? '';
+      // Columns from the right: object id, generation, uni, sub, emb.
+      const embedded = columns.at(-5) === 'yes';
+      return { name, embedded };
+    });
+}
+
+/** Runs `qpdf --check`; resolves with its output, rejects when qpdf finds errors. */
+export async function qpdfCheck(file: string): Promise<string> {
+  const { stdout } = await execFileAsync('qpdf', ['--check', file]);
+  return stdout;
+}
+
+/** Collapses whitespace, so text broken across lines by the layout compares equal. */
+export function squash(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** Reads a file as JSON. */
+export async function readJson<T>(file: string): Promise<T> {
+  return JSON.parse(await readFile(file, 'utf8')) as T;
+}
