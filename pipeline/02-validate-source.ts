@@ -41,6 +41,11 @@ export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
   for (const entry of checked) if (entry.meta) byId.set(entry.meta.id, entry);
 
   const briefingIds = resolveOrder(files.pack, packSource, rawPack, checked, byId);
+  if (packSource && files.briefings.length === 0) {
+    error(files.pack, 'Unexpected pack without briefings, expected at least one `.md` file in `briefings/`', {
+      ruleId: 'no-briefings',
+    });
+  }
   const briefIds = resolveBriefIds(files.pack, packSource, rawPack, briefingIds, byId);
   if (rawPack && packSource) {
     const pack = toPack(rawPack, briefingIds, briefIds);

@@ -11,7 +11,7 @@ import { VFile } from 'vfile';
 import { templateAsset } from './04-apply-templates.ts';
 import { type BrowserSession, type LoadedPage, loadDocument, type Resource } from './lib/browser.ts';
 import { SourceErrors, StageError } from './lib/errors.ts';
-import { fontFaceByFileName, fontFaceCss, fontFaces, readFontFile } from './lib/fonts.ts';
+import { facesForText, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
 import { error } from './lib/messages.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
 import { loadPdf, namedDestinationPages } from './lib/pdf-read.ts';
@@ -32,8 +32,12 @@ const maxContentsPasses = 3;
 
 /** The build's own files, served to every page: styles, fonts and checked images. */
 export function sharedResources(files: BuildFiles): (path: string) => Resource | undefined {
+  // Only the faces the build's text can use: hundreds of unused Hangul faces slow every layout down.
+  const text = files.documents
+    .map((document) => `${String(document.value)}${document.data.pageCss ?? ''}`)
+    .join('');
   const fixed = new Map<string, Resource>([
-    ['fonts.css', { contentType: 'text/css', body: fontFaceCss(fontFaces, 'fonts/') }],
+    ['fonts.css', { contentType: 'text/css', body: fontFaceCss(facesForText(text), 'fonts/') }],
     ['styles/print.css', { contentType: 'text/css', body: templateAsset('styles/print.css') }],
     ['styles/brief.css', { contentType: 'text/css', body: templateAsset('styles/brief.css') }],
   ]);

@@ -79,7 +79,8 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
       document.setTitle(metadata.title, { showInWindowTitleBar: true });
       if (metadata.author) document.setAuthor(metadata.author);
       if (metadata.subject) document.setSubject(metadata.subject);
-      document.setKeywords(metadata.keywords);
+      // pdf-lib joins keywords with spaces; a separator keeps `North Korea` one keyword.
+      document.setKeywords([metadata.keywords.join('; ')]);
       document.setLanguage(pack.language);
       document.setCreator(`${generator.name} ${generator.version}`);
       document.setProducer(`${options.browserVersion} and pdf-lib, via ${generator.name}`);

@@ -8,11 +8,8 @@ import { readSource } from './01-read-source.ts';
 import { validateSource } from './02-validate-source.ts';
 import { convertMarkdown } from './03-convert-markdown.ts';
 import { applyTemplates } from './04-apply-templates.ts';
-import { printPdfs } from './05-print-pdfs.ts';
-import { postProcessPdfs } from './06-post-process-pdfs.ts';
-import { packageEpub } from './07-package-epub.ts';
-import { type Manifest, writeOutput } from './08-write-output.ts';
-import { type BrowserSession, defaultConcurrency, openBrowser } from './lib/browser.ts';
+import type { Manifest } from './08-write-output.ts';
+import type { BrowserSession } from './lib/browser.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
 import { countErrors } from './lib/messages.ts';
@@ -82,6 +79,20 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     files = await stage('templates', () => applyTemplates(files));
     if (options.mode === 'check') return result;
 
+    // Loaded only when printing, so `check` never pays for puppeteer and pdf-lib.
+    const [
+      { printPdfs },
+      { postProcessPdfs },
+      { packageEpub },
+      { writeOutput },
+      { defaultConcurrency, openBrowser },
+    ] = await Promise.all([
+      import('./05-print-pdfs.ts'),
+      import('./06-post-process-pdfs.ts'),
+      import('./07-package-epub.ts'),
+      import('./08-write-output.ts'),
+      import('./lib/browser.ts'),
+    ]);
     release = (await stage('lock', () => lockOutputFolder(outDir))).release;
     session = await stage('browser', () =>
       openBrowser({

@@ -40,7 +40,17 @@ export interface BrowserSession {
   /** `Chromium 156.0.…` or `Chrome 148.0.…`, for the manifest. */
   version: string;
   found: FoundBrowser | undefined;
+  /** Pages ready for the next document (opening a page costs more than loading one). */
+  idlePages: PooledPage[];
   close(): Promise<void>;
+}
+
+/** A page of the pool, with the job it is serving now. */
+interface PooledPage {
+  page: Page;
+  job: PrintJob | undefined;
+  /** Whether the next main-frame navigation is the one we start; any other is refused. */
+  expectingNavigation: boolean;
 }
 
 /** Chromium switches that keep a printing browser quiet: no background traffic, no proxy bypass. */
@@ -86,7 +96,7 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
       protocolTimeout: 120_000,
     });
     const version = describeVersion(await browser.version());
-    return { browser, version, found: undefined, close: () => browser.disconnect() };
+    return { browser, version, found: undefined, idlePages: [], close: () => browser.disconnect() };
   }
   const found = findBrowser(options.executablePath);
   const args = [...quietBrowserArgs];
@@ -121,6 +131,7 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
     browser,
     version,
     found,
+    idlePages: [],
     close: async () => {
       await browser.close().catch(() => browser.process()?.kill('SIGKILL'));
     },
@@ -151,27 +162,34 @@ export interface LoadedPage {
   close(): Promise<void>;
 }
 
-/** Opens a page with JavaScript off and every request answered from the job's resources. */
-export async function loadDocument(session: BrowserSession, job: PrintJob): Promise<LoadedPage> {
+async function acquirePage(session: BrowserSession): Promise<PooledPage> {
+  const idle = session.idlePages.pop();
+  if (idle && !idle.page.isClosed()) return idle;
   const page = await session.browser.newPage();
+  const pooled: PooledPage = { page, job: undefined, expectingNavigation: false };
+  await page.setJavaScriptEnabled(false);
+  await page.setRequestInterception(true);
+  page.on('request', (request: HTTPRequest) => {
+    void answer(request, pooled);
+  });
+  return pooled;
+}
+
+/** Loads a document in a page with JavaScript off and every request answered from the job's resources. */
+export async function loadDocument(session: BrowserSession, job: PrintJob): Promise<LoadedPage> {
+  const pooled = await acquirePage(session);
+  const { page } = pooled;
   const timeout = job.timeoutMs ?? 60_000;
+  pooled.job = job;
+  pooled.expectingNavigation = true;
   try {
-    await page.setJavaScriptEnabled(false);
-    await page.setRequestInterception(true);
-    let navigated = false;
-    page.on('request', (request: HTTPRequest) => {
-      void answer(request, job, () => {
-        if (!request.isNavigationRequest() || request.frame() !== page.mainFrame()) return true;
-        if (navigated) return false;
-        navigated = true;
-        return true;
-      });
-    });
     await page.goto(`${documentOrigin}/${job.documentPath}`, { waitUntil: 'load', timeout });
   } catch (cause) {
+    pooled.job = undefined;
     await page.close().catch(() => undefined);
     throw cause;
   }
+  let released = false;
   return {
     page,
     print: async (options) =>
@@ -184,15 +202,25 @@ export async function loadDocument(session: BrowserSession, job: PrintJob): Prom
         timeout,
         ...options,
       }),
-    close: () => page.close().catch(() => undefined),
+    close: async () => {
+      if (released) return;
+      released = true;
+      pooled.job = undefined;
+      if (page.isClosed()) return;
+      session.idlePages.push(pooled);
+    },
   };
 }
 
-async function answer(request: HTTPRequest, job: PrintJob, mayNavigate: () => boolean): Promise<void> {
+async function answer(request: HTTPRequest, pooled: PooledPage): Promise<void> {
   if (request.isInterceptResolutionHandled()) return;
   const url = request.url();
+  const job = pooled.job;
   let resource: Resource | undefined;
-  if (url.startsWith(`${documentOrigin}/`) && mayNavigate()) {
+  const isMainNavigation = request.isNavigationRequest() && request.frame() === pooled.page.mainFrame();
+  const allowed = isMainNavigation ? pooled.expectingNavigation : !request.isNavigationRequest();
+  if (isMainNavigation) pooled.expectingNavigation = false;
+  if (job && allowed && url.startsWith(`${documentOrigin}/`)) {
     const path = decodeURIComponent(new URL(url).pathname.slice(1));
     if (path === 'favicon.ico') {
       await request.respond({ status: 404, body: '' });
@@ -201,8 +229,8 @@ async function answer(request: HTTPRequest, job: PrintJob, mayNavigate: () => bo
     resource = job.resolve(path);
   }
   if (!resource) {
-    job.onBlocked?.(url);
-    await request.abort('blockedbyclient');
+    job?.onBlocked?.(url);
+    await request.abort(isMainNavigation ? 'aborted' : 'blockedbyclient');
     return;
   }
   await request.respond({

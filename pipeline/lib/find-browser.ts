@@ -79,8 +79,17 @@ export const installAdvice = [
   'or point to one:     npm run build -- --browser /path/to/chrome   (or set BRIEFING_PACK_BROWSER)',
 ].join('\n');
 
+/** Where {@link findBrowser} looks; tests replace them to prove the order and the advice. */
+export interface BrowserSearch {
+  environment?: NodeJS.ProcessEnv;
+  cached?: () => string[];
+  candidates?: readonly string[];
+  commands?: readonly string[];
+}
+
 /** Finds the browser to print with; throws an `EnvironmentError` (exit 3) with advice when there is none. */
-export function findBrowser(explicitPath?: string): FoundBrowser {
+export function findBrowser(explicitPath?: string, search: BrowserSearch = {}): FoundBrowser {
+  const environment = search.environment ?? process.env;
   if (explicitPath) {
     if (!isExecutable(explicitPath)) {
       throw new EnvironmentError(
@@ -90,7 +99,7 @@ export function findBrowser(explicitPath?: string): FoundBrowser {
     return { executablePath: explicitPath, how: 'flag' };
   }
   for (const variable of ['BRIEFING_PACK_BROWSER', 'PUPPETEER_EXECUTABLE_PATH']) {
-    const value = process.env[variable];
+    const value = environment[variable];
     if (!value) continue;
     if (!isExecutable(value)) {
       throw new EnvironmentError(
@@ -99,12 +108,12 @@ export function findBrowser(explicitPath?: string): FoundBrowser {
     }
     return { executablePath: value, how: 'environment' };
   }
-  const cached = puppeteerCacheBrowsers()[0];
+  const cached = (search.cached ?? puppeteerCacheBrowsers)()[0];
   if (cached) return { executablePath: cached, how: 'puppeteer-cache' };
-  for (const candidate of systemCandidates) {
+  for (const candidate of search.candidates ?? systemCandidates) {
     if (isExecutable(candidate)) return { executablePath: candidate, how: 'system' };
   }
-  for (const name of commandNames) {
+  for (const name of search.commands ?? commandNames) {
     const candidate = onPath(name);
     if (candidate) return { executablePath: candidate, how: 'system' };
   }

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrowserSession, loadDocument, openBrowser } from '../pipeline/lib/browser.ts';
+import { loadPdf, namedDestinationPages } from '../pipeline/lib/pdf-read.ts';
+
+let session: BrowserSession;
+beforeAll(async () => {
+  session = await openBrowser({ log: () => undefined });
+});
+afterAll(async () => {
+  await session?.close();
+});
+
+const page = (body: string) =>
+  `<!DOCTYPE html><html lang="en"><head><title>t</title></head><body>${body}</body></html>`;
+
+describe('printing a document', () => {
+  it('never runs the page’s scripts', async () => {
+    const html = page(
+      '<p id="p">static</p><script>document.getElementById("p").textContent = "script ran"</script>',
+    );
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: (path) => (path === 'document.html' ? { contentType: 'text/html', body: html } : undefined),
+    });
+    try {
+      expect(await loaded.page.evaluate(() => document.getElementById('p')?.textContent)).toBe('static');
+    } finally {
+      await loaded.close();
+    }
+  });
+
+  it('answers only from the build’s files and reports every other request', async () => {
+    const blocked: string[] = [];
+    const html = page(
+      '<img src="https://example.org/tracker.png" alt=""><img src="http://127.0.0.1:9/x.png" alt=""><link rel="stylesheet" href="missing.css">',
+    );
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: (path) => (path === 'document.html' ? { contentType: 'text/html', body: html } : undefined),
+      onBlocked: (url) => blocked.push(url),
+    });
+    await loaded.close();
+    expect(blocked.sort()).toEqual([
+      'http://127.0.0.1:9/x.png',
+      'https://briefing-pack.invalid/missing.css',
+      'https://example.org/tracker.png',
+    ]);
+  });
+
+  it('refuses a navigation the document asks for after it has loaded', async () => {
+    const blocked: string[] = [];
+    const html = page(
+      '<meta http-equiv="refresh" content="0; url=https://briefing-pack.invalid/other.html"><p>first</p>',
+    );
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: (path) => ({
+        contentType: 'text/html',
+        body: path === 'document.html' ? html : page('<p>second</p>'),
+      }),
+      onBlocked: (url) => blocked.push(url),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await loaded.page.evaluate(() => document.body.textContent)).toContain('first');
+    await loaded.close();
+    expect(blocked).toContain('https://briefing-pack.invalid/other.html');
+  });
+
+  it('reads back on which page each linked anchor landed', async () => {
+    const html = page(
+      '<a href="#two">to two</a><h1 id="one">One</h1><h1 id="two" style="break-before: page">Two</h1><a href="#one">back</a>',
+    );
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: () => ({ contentType: 'text/html', body: html }),
+    });
+    const bytes = await loaded.print();
+    await loaded.close();
+    expect(Object.fromEntries(namedDestinationPages(await loadPdf(bytes)))).toEqual({ one: 1, two: 2 });
+  });
+});

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { VFile } from 'vfile';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeOutput } from '../pipeline/08-write-output.ts';
+import { EnvironmentError } from '../pipeline/lib/errors.ts';
+import type { BuildFiles } from '../pipeline/lib/model.ts';
+import { lockOutputFolder, lockPath } from '../pipeline/lib/output-folder.ts';
+import { temporaryFolder } from './helpers.ts';
+
+let folder: { dir: string; remove: () => Promise<void> };
+beforeEach(async () => {
+  folder = await temporaryFolder();
+});
+afterEach(async () => {
+  await folder.remove();
+});
+
+function build(outputs: VFile[]): BuildFiles {
+  const pack = new VFile({ path: '/s/pack.yaml', value: '' });
+  pack.data.pack = {
+    title: 'T',
+    date: '2025-07-13',
+    language: 'en',
+    paper: 'A4',
+    marking: 'OFFICIAL',
+    markings: [],
+    briefingIds: ['b', 'a'],
+    brief: { title: 'T', briefingIds: [] },
+  };
+  return { sourceDir: '/s', pack, briefings: [], documents: [], outputs };
+}
+
+const options = (outDir: string) => ({ outDir, epochSeconds: 1752364800, browserVersion: 'Chromium 1' });
+
+describe('writeOutput', () => {
+  it('writes the files, SHA256SUMS and a manifest in pack order', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    const manifest = await writeOutput(
+      build([
+        new VFile({
+          path: 'briefings/a.pdf',
+          value: new Uint8Array([1]),
+          data: { artifact: { kind: 'briefing-pdf', briefingId: 'a', pages: 1 } },
+        }),
+        new VFile({
+          path: 'briefings/b.pdf',
+          value: new Uint8Array([2]),
+          data: { artifact: { kind: 'briefing-pdf', briefingId: 'b', pages: 1 } },
+        }),
+        new VFile({
+          path: 'pack.pdf',
+          value: new Uint8Array([3, 4]),
+          data: { artifact: { kind: 'pack-pdf', pages: 2 } },
+        }),
+        new VFile({ path: 'epub/mimetype', value: 'application/epub+zip' }),
+      ]),
+      options(outDir),
+    );
+    expect(manifest.artifacts.map((artifact) => artifact.path)).toEqual([
+      'pack.pdf',
+      'briefings/b.pdf',
+      'briefings/a.pdf',
+    ]);
+    expect(manifest).toMatchObject({
+      sourceDateEpoch: 1752364800,
+      pack: { title: 'T', marking: 'OFFICIAL' },
+    });
+    const written = JSON.parse(await readFile(path.join(outDir, 'manifest.json'), 'utf8'));
+    expect(written).toEqual(manifest);
+    const sums = await readFile(path.join(outDir, 'SHA256SUMS'), 'utf8');
+    const digest = createHash('sha256').update(Buffer.from('application/epub+zip')).digest('hex');
+    expect(sums).toContain(`${digest}  epub/mimetype`);
+  });
+
+  it('replaces the previous output folder whole, leaving nothing beside it', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    await mkdir(outDir);
+    await writeFile(path.join(outDir, 'stale.pdf'), 'old');
+    await writeOutput(
+      build([new VFile({ path: 'pack.pdf', value: 'new', data: { artifact: { kind: 'pack-pdf' } } })]),
+      options(outDir),
+    );
+    expect((await readdir(outDir)).sort()).toEqual(['SHA256SUMS', 'manifest.json', 'pack.pdf']);
+    expect(await readdir(folder.dir)).toEqual(['dist']);
+  });
+
+  it('leaves the previous output exactly as it was when writing fails', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    await mkdir(outDir);
+    await writeFile(path.join(outDir, 'pack.pdf'), 'old');
+    // A file and a folder of the same name cannot both be written: the write fails midway.
+    const clash = [new VFile({ path: 'x', value: 'file' }), new VFile({ path: 'x/y', value: 'inside' })];
+    await expect(writeOutput(build(clash), options(outDir))).rejects.toThrow();
+    expect(await readdir(outDir)).toEqual(['pack.pdf']);
+    expect(await readFile(path.join(outDir, 'pack.pdf'), 'utf8')).toBe('old');
+    expect(await readdir(folder.dir)).toEqual(['dist']);
+  });
+});
+
+describe('lockOutputFolder', () => {
+  it('refuses a second build on the same folder while the first holds the lock', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    const lock = await lockOutputFolder(outDir);
+    await expect(lockOutputFolder(outDir)).rejects.toBeInstanceOf(EnvironmentError);
+    await lock.release();
+    const again = await lockOutputFolder(outDir);
+    await again.release();
+  });
+
+  it('takes over a lock left by a process that is gone', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    await writeFile(lockPath(outDir), '999999999\n');
+    const lock = await lockOutputFolder(outDir);
+    await lock.release();
+  });
+});

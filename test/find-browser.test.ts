@@ -1,0 +1,70 @@
+import { chmod, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EnvironmentError } from '../pipeline/lib/errors.ts';
+import { findBrowser, installAdvice } from '../pipeline/lib/find-browser.ts';
+import { temporaryFolder } from './helpers.ts';
+
+let folder: { dir: string; remove: () => Promise<void> };
+let fakeChrome: string;
+let otherChrome: string;
+
+beforeAll(async () => {
+  folder = await temporaryFolder();
+  fakeChrome = path.join(folder.dir, 'chrome');
+  otherChrome = path.join(folder.dir, 'chromium');
+  for (const file of [fakeChrome, otherChrome]) {
+    await writeFile(file, '#!/bin/sh\n');
+    await chmod(file, 0o755);
+  }
+});
+afterAll(async () => {
+  await folder.remove();
+});
+
+const nothing = { environment: {}, cached: () => [], candidates: [], commands: [] };
+
+describe('findBrowser', () => {
+  it('takes an explicit path first', () => {
+    expect(
+      findBrowser(fakeChrome, { ...nothing, environment: { BRIEFING_PACK_BROWSER: otherChrome } }),
+    ).toEqual({
+      executablePath: fakeChrome,
+      how: 'flag',
+    });
+  });
+
+  it('then the environment, then puppeteer’s cache, then the system', () => {
+    expect(
+      findBrowser(undefined, { ...nothing, environment: { BRIEFING_PACK_BROWSER: otherChrome } }).how,
+    ).toBe('environment');
+    expect(
+      findBrowser(undefined, { ...nothing, cached: () => [fakeChrome], candidates: [otherChrome] }),
+    ).toEqual({
+      executablePath: fakeChrome,
+      how: 'puppeteer-cache',
+    });
+    expect(findBrowser(undefined, { ...nothing, candidates: ['/nonexistent/chrome', otherChrome] })).toEqual({
+      executablePath: otherChrome,
+      how: 'system',
+    });
+  });
+
+  it('refuses an explicit path that is not an executable', () => {
+    expect(() => findBrowser('/nonexistent/chrome', nothing)).toThrow(
+      /--browser, `\/nonexistent\/chrome`, is not an executable/,
+    );
+  });
+
+  it('says exactly what to install when no browser is found', () => {
+    let thrown: unknown;
+    try {
+      findBrowser(undefined, nothing);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(EnvironmentError);
+    expect((thrown as Error).message).toBe(installAdvice);
+    expect(installAdvice).toContain('sudo apt-get install -y chromium');
+  });
+});
