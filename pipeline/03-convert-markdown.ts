@@ -24,7 +24,7 @@ import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
 import { remarkRawHtml } from './lib/markdown/remark-raw-html.ts';
 import { sanitizeSchema } from './lib/markdown/sanitize-schema.ts';
-import type { BuildFiles, Content, Heading } from './lib/model.ts';
+import type { BuildFiles, Content, Heading, TextBlock } from './lib/model.ts';
 
 /** The one Markdown processor of the process. */
 const processor = unified()
@@ -96,19 +96,37 @@ export function normaliseText(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** The plain text of every block a reader must find in the output: paragraphs, headings, cells. */
-function collectBlocks(tree: MdastRoot): string[] {
-  const blocks: string[] = [];
-  const take = (node: MdastNodes) => {
-    const text = normaliseText(mdastToString(node, { includeHtml: false }));
-    if (text) blocks.push(text);
+/**
+ * Every run of text a reader must find in the output: paragraphs, headings, table cells and code,
+ * split where a footnote mark sits (the printed number is not in the source) and without image
+ * descriptions (they are not printed).
+ */
+function collectBlocks(tree: MdastRoot): TextBlock[] {
+  const blocks: TextBlock[] = [];
+  const take = (nodes: MdastNodes[], start: MdastNodes) => {
+    const text = normaliseText(
+      nodes.map((node) => mdastToString(node, { includeHtml: false, includeImageAlt: false })).join(''),
+    );
+    const point = start.position?.start;
+    if (text) blocks.push({ text, line: point?.line ?? 1, column: point?.column ?? 1 });
   };
   visit(tree, (node) => {
-    if (node.type === 'paragraph' || node.type === 'heading' || node.type === 'tableCell') {
-      take(node);
+    if (node.type === 'code') {
+      take([node], node);
       return 'skip';
     }
-    return undefined;
+    if (node.type !== 'paragraph' && node.type !== 'heading' && node.type !== 'tableCell') return undefined;
+    let run: MdastNodes[] = [];
+    for (const child of node.children) {
+      if (child.type === 'footnoteReference') {
+        if (run[0]) take(run, run[0]);
+        run = [];
+      } else {
+        run.push(child);
+      }
+    }
+    if (run[0]) take(run, run[0]);
+    return 'skip';
   });
   return blocks;
 }

@@ -2,14 +2,20 @@
  * Stage 6: post-process the printed PDFs with pdf-lib, in place (never rebuilt with `copyPages`, which
  * would drop the tags): title, author, subject, keywords, language, creator and producer; creation
  * and modification dates from the build's epoch; a document `/ID` derived from the content. Then
- * check what a reader relies on: the page count, and that only bundled fonts are embedded.
+ * check what a reader relies on: the page count, that only bundled fonts are embedded, and that no
+ * text of the source is missing from any PDF (the content-loss check).
  */
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { PDFArray, PDFHexString } from 'pdf-lib';
+import type { VFile } from 'vfile';
 import { StageError } from './lib/errors.ts';
 import { isBundledPdfFont } from './lib/fonts.ts';
-import type { BriefingMeta, BuildFiles, Pack } from './lib/model.ts';
+import type { BriefingMeta, BuildFiles, Pack, TextBlock } from './lib/model.ts';
+import { headingOutline, type OutlineEntry, rewriteOutline } from './lib/pdf-outline.ts';
 import { fontNames, loadPdf } from './lib/pdf-read.ts';
+import { extractContentText, foldForComparison } from './lib/pdf-text.ts';
+import { mapWithConcurrency } from './lib/pool.ts';
 import { generator } from './lib/project.ts';
 
 /** Options of {@link postProcessPdfs}. */
@@ -57,6 +63,39 @@ function metadataFor(
   };
 }
 
+/** The bookmarks of an artifact: the pack's cover, contents, briefings with their sections and questions. */
+function outlineFor(
+  kind: string | undefined,
+  pack: Pack,
+  briefing: BriefingMeta | undefined,
+  files: BuildFiles,
+): OutlineEntry[] {
+  const entryOf = (file: VFile): OutlineEntry => ({
+    title: file.data.briefing?.title ?? '',
+    children: headingOutline(file.data.content?.headings ?? []),
+  });
+  const inPack = files.briefings.filter(
+    (file) => file.data.briefing && pack.briefingIds.includes(file.data.briefing.id),
+  );
+  if (kind === 'briefing-pdf') {
+    const file = files.briefings.find((candidate) => candidate.data.briefing === briefing);
+    return file ? [entryOf(file)] : [];
+  }
+  if (kind === 'brief-pdf') {
+    const onBrief = inPack.filter((file) => pack.brief.briefingIds.includes(file.data.briefing?.id ?? ''));
+    return [
+      { title: pack.brief.title, children: [] },
+      ...onBrief.map((file) => ({ title: file.data.briefing?.title ?? '', children: [] })),
+    ];
+  }
+  return [
+    { title: pack.title, children: [] },
+    { title: 'Contents', children: [] },
+    ...inPack.map(entryOf),
+    { title: 'About this pack', children: [] },
+  ];
+}
+
 /** Writes metadata into every PDF output and checks its fonts; records the page count. */
 export async function postProcessPdfs(files: BuildFiles, options: PostProcessOptions): Promise<BuildFiles> {
   const pack = files.pack.data.pack;
@@ -87,6 +126,13 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
       document.setCreationDate(date);
       document.setModificationDate(date);
 
+      const missingBookmarks = rewriteOutline(document, outlineFor(artifact.kind, pack, briefing, files));
+      if (missingBookmarks.length > 0) {
+        throw new Error(
+          `no printed heading for the bookmarks ${missingBookmarks.map((title) => `«${title}»`).join(', ')}`,
+        );
+      }
+
       const foreign = [...fontNames(document)].filter((name) => !isBundledPdfFont(name));
       if (foreign.length > 0) {
         throw new Error(
@@ -111,5 +157,67 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
       throw new StageError('post-process', output.path, { cause });
     }
   }
+  await checkNoContentLost(files, pack);
   return files;
+}
+
+/** A run of text a PDF must contain, and where it comes from. */
+interface Expected {
+  briefingId: string;
+  file: VFile;
+  block: TextBlock;
+}
+
+/** What a reader must find of a briefing: its title, summary, key points, body and sources. */
+function expectedText(file: VFile, part: 'all' | 'brief'): Expected[] {
+  const meta = file.data.briefing;
+  if (!meta) return [];
+  const header = (text: string): Expected => ({
+    briefingId: meta.id,
+    file,
+    block: { text, line: 1, column: 1 },
+  });
+  const front = [meta.title, meta.summary, ...meta.keyPoints].map(header);
+  if (part === 'brief') return front;
+  const body = (file.data.content?.blocks ?? []).map((block) => ({ briefingId: meta.id, file, block }));
+  return [...front, ...body, ...meta.sources.map((source) => header(source.title))];
+}
+
+/**
+ * The content-loss check: extracts the text of every PDF and fails, naming the briefing and the
+ * paragraph, if any run of the source's text is missing from it.
+ */
+async function checkNoContentLost(files: BuildFiles, pack: Pack): Promise<void> {
+  const byId = new Map(
+    files.briefings.flatMap((file) => (file.data.briefing ? [[file.data.briefing.id, file]] : [])),
+  );
+  const pdfs = files.outputs.filter((output) => output.data.artifact?.kind?.endsWith('pdf'));
+  await mapWithConcurrency(pdfs, 2, async (output) => {
+    const artifact = output.data.artifact;
+    const ids =
+      artifact?.kind === 'pack-pdf'
+        ? pack.briefingIds
+        : artifact?.kind === 'brief-pdf'
+          ? pack.brief.briefingIds
+          : artifact?.briefingId
+            ? [artifact.briefingId]
+            : [];
+    const part = artifact?.kind === 'brief-pdf' || artifact?.kind === 'briefing-brief-pdf' ? 'brief' : 'all';
+    const expected = ids.flatMap((id) => {
+      const file = byId.get(id);
+      return file ? expectedText(file, part) : [];
+    });
+    const text = await extractContentText(output.value as Uint8Array);
+    const missing = expected.filter((entry) => !text.includes(foldForComparison(entry.block.text)));
+    if (missing.length === 0) return;
+    const lines = missing.slice(0, 10).map(({ briefingId, file, block }) => {
+      const where = `${path.relative(process.cwd(), file.path)}:${block.line}:${block.column}`;
+      const quote = block.text.length > 70 ? `${block.text.slice(0, 69)}…` : block.text;
+      return `  briefing \`${briefingId}\` (${where}): «${quote}»`;
+    });
+    if (missing.length > 10) lines.push(`  … and ${missing.length - 10} more`);
+    throw new StageError('content-loss check', output.path, {
+      cause: new Error(`text of the source is missing from the PDF:\n${lines.join('\n')}`),
+    });
+  });
 }

@@ -12,6 +12,7 @@ import type { Manifest } from './08-write-output.ts';
 import type { BrowserSession } from './lib/browser.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
+import { checkFontCoverage } from './lib/font-coverage.ts';
 import { countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
@@ -74,6 +75,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     result.sources = [files.pack, ...files.briefings];
     files = await stage('validate', () => validateSource(files));
     files = await stage('convert', () => convertMarkdown(files));
+    checkFontCoverage(files);
     stopOnSourceErrors();
     const epoch = epochFor(files.pack.data.pack?.date);
     files = await stage('templates', () => applyTemplates(files));

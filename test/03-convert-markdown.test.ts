@@ -154,8 +154,20 @@ describe('convertBriefing', () => {
     );
   });
 
-  it('collects the text of every block for the content-loss check', async () => {
-    const file = await convert('A *first*\nparagraph.\n\n| h1 | h2 |\n|---|---|\n| c1 | c2 |\n');
-    expect(file.data.content?.blocks).toEqual(['A first paragraph.', 'h1', 'h2', 'c1', 'c2']);
+  it('collects the text of every block for the content-loss check, split at footnote marks', async () => {
+    const file = await convert(
+      'A *first*\nparagraph.\n\n| h1 | h2 |\n|---|---|\n| c1 | c2 |\n\nNoted[^n] here ![alt](x.png) too.\n\n[^n]: The note.\n',
+    );
+    expect(file.data.content?.blocks.map((block) => block.text)).toEqual([
+      'A first paragraph.',
+      'h1',
+      'h2',
+      'c1',
+      'c2',
+      'Noted',
+      'here too.',
+      'The note.',
+    ]);
+    expect(file.data.content?.blocks[0]).toEqual({ text: 'A first paragraph.', line: 5, column: 1 });
   });
 });

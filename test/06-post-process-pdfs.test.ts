@@ -1,19 +1,45 @@
-import { PDFDocument, PDFName } from 'pdf-lib';
+import { PDFDict, PDFHexString, PDFName, PDFString } from 'pdf-lib';
 import { VFile } from 'vfile';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postProcessPdfs } from '../pipeline/06-post-process-pdfs.ts';
+import { type BrowserSession, loadDocument, openBrowser } from '../pipeline/lib/browser.ts';
+import { fontFaceByFileName, fontFaceCss, fontFaces, readFontFile } from '../pipeline/lib/fonts.ts';
 import type { BuildFiles } from '../pipeline/lib/model.ts';
+import { loadPdf } from '../pipeline/lib/pdf-read.ts';
 
-async function blankPdf(): Promise<Uint8Array> {
-  const document = await PDFDocument.create({ updateMetadata: false });
-  document.addPage([595, 842]);
-  document.addPage([595, 842]);
-  return document.save();
+let session: BrowserSession;
+beforeAll(async () => {
+  session = await openBrowser({ log: () => undefined });
+});
+afterAll(async () => {
+  await session?.close();
+});
+
+/** Prints HTML with the real browser, as stage 5 would. */
+async function print(body: string): Promise<Uint8Array> {
+  const html = `<!DOCTYPE html><html lang="en"><head><title>t</title><link rel="stylesheet" href="fonts.css"><style>html { font-family: 'Source Serif 4' } h2 { text-transform: uppercase }</style></head><body>${body}</body></html>`;
+  const loaded = await loadDocument(session, {
+    documentPath: 'document.html',
+    resolve: (path) => {
+      if (path === 'document.html') return { contentType: 'text/html', body: html };
+      if (path === 'fonts.css') return { contentType: 'text/css', body: fontFaceCss(fontFaces, 'fonts/') };
+      const face = fontFaceByFileName(path.replace('fonts/', ''));
+      return face ? { contentType: 'font/woff2', body: readFontFile(face) } : undefined;
+    },
+  });
+  try {
+    return await loaded.print();
+  } finally {
+    await loaded.close();
+  }
 }
 
-function build(pdf: Uint8Array): BuildFiles {
-  const pack = new VFile({ path: '/s/pack.yaml', value: '' });
-  pack.data.pack = {
+const packBody = (paragraph: string) =>
+  `<h1>The pack</h1><h1>Contents</h1><h1 style="break-before: page">One</h1><p>The summary.</p><h2>Unpacked</h2><h3>Why?</h3><p>${paragraph}</p><h1>About this pack</h1>`;
+
+function build(pack: Uint8Array, briefing: Uint8Array): BuildFiles {
+  const packFile = new VFile({ path: '/s/pack.yaml', value: '' });
+  packFile.data.pack = {
     title: 'The pack',
     subtitle: 'Sub',
     date: '2025-07-13',
@@ -24,8 +50,8 @@ function build(pdf: Uint8Array): BuildFiles {
     briefingIds: ['one'],
     brief: { title: 'The brief', briefingIds: ['one'] },
   };
-  const briefing = new VFile({ path: '/s/briefings/one.md', value: '' });
-  briefing.data.briefing = {
+  const briefingFile = new VFile({ path: '/s/briefings/one.md', value: '' });
+  briefingFile.data.briefing = {
     id: 'one',
     title: 'One',
     date: '2025-07-13',
@@ -36,25 +62,57 @@ function build(pdf: Uint8Array): BuildFiles {
     authors: ['A. Author'],
     sources: [],
   };
+  briefingFile.data.content = {
+    html: '',
+    xhtml: '',
+    headings: [
+      { depth: 2, text: 'Unpacked', id: 'c-one-unpacked', question: false },
+      { depth: 3, text: 'Why?', id: 'c-one-why', question: true },
+    ],
+    blocks: [{ text: 'Because it matters.', line: 9, column: 1 }],
+    assets: [],
+    hasFootnotes: false,
+  };
   const outputs = [
-    new VFile({ path: 'pack.pdf', value: pdf, data: { artifact: { kind: 'pack-pdf' } } }),
+    new VFile({ path: 'pack.pdf', value: pack, data: { artifact: { kind: 'pack-pdf' } } }),
     new VFile({
       path: 'briefings/one.pdf',
-      value: pdf,
+      value: briefing,
       data: { artifact: { kind: 'briefing-pdf', briefingId: 'one' } },
     }),
   ];
-  return { sourceDir: '/s', pack, briefings: [briefing], documents: [], outputs };
+  return { sourceDir: '/s', pack: packFile, briefings: [briefingFile], documents: [], outputs };
+}
+
+function bookmarks(document: Awaited<ReturnType<typeof loadPdf>>): string[] {
+  const titles: string[] = [];
+  const walk = (item: unknown, depth: number) => {
+    let node = item;
+    while (node instanceof PDFDict) {
+      const title = node.lookup(PDFName.of('Title'));
+      if (title instanceof PDFString || title instanceof PDFHexString)
+        titles.push(`${'  '.repeat(depth)}${title.decodeText()}`);
+      walk(node.lookup(PDFName.of('First')), depth + 1);
+      node = node.lookup(PDFName.of('Next'));
+    }
+  };
+  const root = document.catalog.lookup(PDFName.of('Outlines'));
+  if (root instanceof PDFDict) walk(root.lookup(PDFName.of('First')), 0);
+  return titles;
 }
 
 describe('postProcessPdfs', () => {
   it('writes metadata and the epoch dates in place, and counts the pages', async () => {
-    const files = await postProcessPdfs(build(await blankPdf()), {
+    const pdf = await print(packBody('Because it matters.'));
+    const single = await print(
+      '<h1>One</h1><p>The summary.</p><h2>Unpacked</h2><h3>Why?</h3><p>Because it matters.</p>',
+    );
+    const files = await postProcessPdfs(build(pdf, single), {
       epochSeconds: 1752364800,
       browserVersion: 'Chromium 1.0',
     });
     const [pack, briefing] = files.outputs;
-    const packPdf = await PDFDocument.load(pack?.value as Uint8Array, { updateMetadata: false });
+    const packPdf = await loadPdf(pack?.value as Uint8Array);
     expect(packPdf.getTitle()).toBe('The pack');
     expect(packPdf.getAuthor()).toBe('Policy Unit');
     expect(packPdf.getSubject()).toBe('Sub');
@@ -63,19 +121,52 @@ describe('postProcessPdfs', () => {
     expect(packPdf.getModificationDate()?.toISOString()).toBe('2025-07-13T00:00:00.000Z');
     expect(String(packPdf.catalog.get(PDFName.of('Lang')))).toContain('en-GB');
     expect(pack?.data.artifact?.pages).toBe(2);
-    const briefingPdf = await PDFDocument.load(briefing?.value as Uint8Array, { updateMetadata: false });
+    const briefingPdf = await loadPdf(briefing?.value as Uint8Array);
     expect(briefingPdf.getTitle()).toBe('One');
     expect(briefingPdf.getAuthor()).toBe('A. Author');
   });
 
+  it('rebuilds the bookmarks with the source’s titles at the printed headings', async () => {
+    const files = await postProcessPdfs(
+      build(
+        await print(packBody('Because it matters.')),
+        await print(
+          '<h1>One</h1><h2>Unpacked</h2><h3>Why?</h3><p>Because it matters.</p><p>The summary.</p>',
+        ),
+      ),
+      {
+        epochSeconds: 1752364800,
+        browserVersion: 'Chromium 1.0',
+      },
+    );
+    expect(bookmarks(await loadPdf(files.outputs[0]?.value as Uint8Array))).toEqual([
+      'The pack',
+      'Contents',
+      'One',
+      '  Unpacked',
+      '    Why?',
+      'About this pack',
+    ]);
+  });
+
+  it('fails, naming the briefing and the paragraph, when text of the source is missing from a PDF', async () => {
+    const pack = await print(packBody('Because it matters.'));
+    const incomplete = await print(
+      '<h1>One</h1><p>The summary.</p><h2>Unpacked</h2><h3>Why?</h3><p>Something else.</p>',
+    );
+    await expect(
+      postProcessPdfs(build(pack, incomplete), { epochSeconds: 1752364800, browserVersion: 'Chromium 1.0' }),
+    ).rejects.toThrow(/briefings\/one\.pdf.*\n.*briefing `one` \(.*one\.md:9:1\): «Because it matters\.»/);
+  });
+
   it('gives the same bytes for the same input, whatever the clock', async () => {
-    const pdf = await blankPdf();
-    const first = await postProcessPdfs(build(pdf), {
+    const pdf = await print(packBody('Because it matters.'));
+    const first = await postProcessPdfs(build(pdf, pdf), {
       epochSeconds: 1752364800,
       browserVersion: 'Chromium 1.0',
     });
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const second = await postProcessPdfs(build(pdf), {
+    const second = await postProcessPdfs(build(pdf, pdf), {
       epochSeconds: 1752364800,
       browserVersion: 'Chromium 1.0',
     });

@@ -97,10 +97,15 @@ export function runCli(
   });
 }
 
-/** Text of a PDF (or one page of it) as poppler's pdftotext extracts it. */
-export async function pdfText(file: string, page?: number): Promise<string> {
+/** Text of a PDF (or one page of it) as poppler's pdftotext extracts it (`layout` keeps table rows on a line). */
+export async function pdfText(
+  file: string,
+  page?: number,
+  options: { layout?: boolean } = {},
+): Promise<string> {
   const range = page === undefined ? [] : ['-f', String(page), '-l', String(page)];
-  const { stdout } = await execFileAsync('pdftotext', [...range, '-enc', 'UTF-8', file, '-'], {
+  const layout = options.layout ? ['-layout'] : [];
+  const { stdout } = await execFileAsync('pdftotext', [...range, ...layout, '-enc', 'UTF-8', file, '-'], {
     maxBuffer: 64 << 20,
   });
   return stdout;

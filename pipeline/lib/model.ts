@@ -74,6 +74,13 @@ export interface Asset {
   bytes: Uint8Array;
 }
 
+/** A run of text of a briefing (a paragraph, heading or cell, split at footnote marks) and where it starts. */
+export interface TextBlock {
+  text: string;
+  line: number;
+  column: number;
+}
+
 /** What the convert stage produces for one briefing. */
 export interface Content {
   /** The body as an HTML fragment, for the print pages. */
@@ -81,8 +88,8 @@ export interface Content {
   /** The same body as an XHTML fragment (well-formed XML), for the EPUB. */
   xhtml: string;
   headings: Heading[];
-  /** Plain text of every block of the body (paragraphs, list items, cells, headings), for the content-loss check. */
-  blocks: string[];
+  /** Every run of text of the body a reader must find in the output, for the content-loss check. */
+  blocks: TextBlock[];
   assets: Asset[];
   /** Whether the body has footnotes (the EPUB marks them up as such). */
   hasFootnotes: boolean;

@@ -1,0 +1,56 @@
+/**
+ * The text a reader gets out of a PDF, extracted with pdf.js, for the content-loss check.
+ *
+ * Chromium's tagged PDFs wrap all content in marked-content sequences; page furniture (the running
+ * heads and feet of the `@page` margin boxes) sits outside them and is left out, so a paragraph broken
+ * across two pages reads as one.
+ */
+import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
+
+interface TextItemLike {
+  str?: string;
+  type?: string;
+}
+
+/**
+ * Folds text for comparison: compatibility forms (ligatures), case, apostrophes (pdf.js reads U+2019
+ * back as U+02BC) and all whitespace removed.
+ */
+export function foldForComparison(text: string): string {
+  return text
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\u2018\u2019\u02bc\u2032]/g, "'")
+    .replace(/[\u201c\u201d]/g, '"')
+    .replace(/[\s\u00ad\u200b]+/g, '');
+}
+
+/** The folded text of a PDF's content (without page furniture), all pages joined. */
+export async function extractContentText(bytes: Uint8Array): Promise<string> {
+  // pdf.js takes ownership of the buffer it is given: hand it a copy.
+  const document = await getDocument({
+    data: new Uint8Array(bytes),
+    verbosity: 0,
+    disableFontFace: true,
+    useSystemFonts: false,
+    isEvalSupported: false,
+    stopAtErrors: true,
+  }).promise;
+  try {
+    const parts: string[] = [];
+    for (let number = 1; number <= document.numPages; number++) {
+      const page = await document.getPage(number);
+      const content = await page.getTextContent({ includeMarkedContent: true });
+      let depth = 0;
+      for (const item of content.items as TextItemLike[]) {
+        if (item.type === 'beginMarkedContent' || item.type === 'beginMarkedContentProps') depth++;
+        else if (item.type === 'endMarkedContent') depth = Math.max(0, depth - 1);
+        else if (depth > 0 && item.str) parts.push(item.str);
+      }
+      page.cleanup();
+    }
+    return foldForComparison(parts.join(''));
+  } finally {
+    await document.destroy();
+  }
+}
