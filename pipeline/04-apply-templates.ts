@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { VFile } from 'vfile';
+import { briefMarginsMm } from './lib/brief-layout.ts';
 import { contentIdPrefix } from './lib/markdown/rehype-anchors.ts';
 import type { BuildFiles, DocumentInfo, Pack } from './lib/model.ts';
 import { generator } from './lib/project.ts';
@@ -133,32 +134,68 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
   }
 
   const briefIds = new Set(pack.brief.briefingIds);
-  const briefBriefings = htmlBriefings.filter((briefing) => briefIds.has(briefing.id));
-  documents.push(await renderBrief(packData, pack.brief.title, briefBriefings, pack.marking ?? null));
+  documents.push(
+    await renderBrief(
+      'brief.html',
+      packData,
+      { title: pack.brief.title, date: pack.date, single: false, fullFileName: outputNames.packPdf },
+      htmlBriefings.filter((briefing) => briefIds.has(briefing.id)),
+      pack.marking ?? null,
+      { target: 'brief' },
+    ),
+  );
+  for (const briefing of htmlBriefings) {
+    documents.push(
+      await renderBrief(
+        `briefs/${briefing.id}.html`,
+        packData,
+        {
+          title: briefing.title,
+          date: briefing.date,
+          single: true,
+          fullFileName: outputNames.briefingPdf(briefing.id),
+        },
+        [briefing],
+        briefing.marking ?? pack.marking ?? null,
+        { target: 'briefing-brief', briefingId: briefing.id },
+      ),
+    );
+  }
 
   const xhtmlBriefings = files.briefings.map((file, index) => briefingView(file, index, 'xhtml'));
   documents.push(...(await renderEpubDocuments(packData, xhtmlBriefings)));
   return { ...files, documents };
 }
 
+/** Renders a one-page brief: of the pack (`single` false) or of one briefing. */
 async function renderBrief(
+  path: string,
   packData: ReturnType<typeof packView>,
-  title: string,
+  brief: { title: string; date: string; single: boolean; fullFileName: string },
   briefings: ReturnType<typeof briefingView>[],
   marking: string | null,
+  info: DocumentInfo,
 ): Promise<VFile> {
   const html = await renderTemplate('print/brief', {
     pack: packData,
-    brief: { title, packFileName: outputNames.packPdf },
+    brief,
     briefings,
     marking,
     build,
-    documentTitle: title,
+    documentTitle: brief.title,
     stylesheet: 'styles/brief.css',
     bodyClass: 'brief fit-0',
   });
-  const css = await renderTemplate('print/brief-page.css', { pack: packData, marking });
-  return printDocument('brief.html', html, css, { target: 'brief' });
+  const footer = [packData.organisation, `Full ${brief.single ? 'briefing' : 'pack'}: ${brief.fullFileName}`]
+    .filter(Boolean)
+    .join(' · ');
+  const css = await renderTemplate('print/brief-page.css', {
+    pack: packData,
+    marking,
+    margins: briefMarginsMm,
+    footer,
+  });
+  return printDocument(path, html, css, info);
 }
 
 async function renderEpubDocuments(

@@ -9,6 +9,7 @@
  */
 import { VFile } from 'vfile';
 import { templateAsset } from './04-apply-templates.ts';
+import { briefFitLevels, briefTextBlockPx } from './lib/brief-layout.ts';
 import { type BrowserSession, type LoadedPage, loadDocument, type Resource } from './lib/browser.ts';
 import { SourceErrors, StageError } from './lib/errors.ts';
 import { facesForText, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
@@ -25,8 +26,6 @@ export interface PrintOptions {
   timeoutMs?: number;
 }
 
-/** Number of steps of the brief's fit ladder (`fit-0` … in `templates/styles/brief.css`). */
-export const briefFitLevels = 9;
 /** Passes allowed for the contents' page numbers to settle. */
 const maxContentsPasses = 3;
 
@@ -58,6 +57,7 @@ const kinds: Record<string, ArtifactKind> = {
   pack: 'pack-pdf',
   briefing: 'briefing-pdf',
   brief: 'brief-pdf',
+  'briefing-brief': 'briefing-brief-pdf',
 };
 
 /** Prints every print document to a PDF output. */
@@ -87,8 +87,8 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
       const result =
         info?.target === 'pack'
           ? await printWithPageNumbers(loaded)
-          : info?.target === 'brief'
-            ? await printFitted(loaded, files)
+          : info?.target === 'brief' || info?.target === 'briefing-brief'
+            ? await printFitted(loaded, files, document)
             : { bytes: await loaded.print(), details: undefined };
       const output = new VFile({
         path: document.path.replace(/\.html$/, '.pdf'),
@@ -130,50 +130,115 @@ async function printWithPageNumbers(loaded: LoadedPage): Promise<{ bytes: Uint8A
   throw new Error(`the contents' page numbers did not settle after ${maxContentsPasses} passes`);
 }
 
-/** Steps down the brief's fit ladder until it prints on exactly one page. */
+/** What the layout of a brief measures at one step of the ladder. */
+interface BriefMeasure {
+  /** Height of everything on the page, in CSS pixels. */
+  height: number;
+  /** Each briefing's item and how far below the top its bottom edge sits. */
+  items: Array<{ id: string; bottom: number; top: number }>;
+  /** The font size of the briefings' text (the step's size), in points. */
+  bodyPt: number;
+  /** The smallest font size of any text, in points. */
+  smallestPt: number;
+  columns: number;
+}
+
+/** Lays the brief out at a step of the ladder, continuously (not paged), and measures it. */
+async function measureBrief(loaded: LoadedPage, level: number): Promise<BriefMeasure> {
+  return loaded.page.evaluate((className: string) => {
+    document.body.className = className;
+    const body = document.body.getBoundingClientRect();
+    const items = [...document.querySelectorAll<HTMLElement>('.brief-item')].map((item) => {
+      const box = item.getBoundingClientRect();
+      return { id: item.dataset.briefing ?? '', top: box.top - body.top, bottom: box.bottom - body.top };
+    });
+    const texts = [...document.body.querySelectorAll('*')].filter((element) =>
+      [...element.childNodes].some((node) => node.nodeType === 3 && (node.textContent ?? '').trim() !== ''),
+    );
+    const smallestPt = Math.min(
+      ...texts.map((element) => Number.parseFloat(getComputedStyle(element).fontSize) * 0.75),
+    );
+    const grid = document.querySelector('.brief-items');
+    const summary = document.querySelector('.brief-item-summary');
+    return {
+      height: document.body.scrollHeight,
+      items,
+      bodyPt: summary ? Number.parseFloat(getComputedStyle(summary).fontSize) * 0.75 : smallestPt,
+      smallestPt,
+      columns: grid ? Number(getComputedStyle(grid).columnCount) || 1 : 1,
+    };
+  }, `brief fit-${level}`);
+}
+
+/**
+ * Fits a brief on one page: measures each step of the ladder in the print layout's text block, prints
+ * the most generous step that fits, and verifies the PDF has one page (stepping down if it has not).
+ * If even the tightest step overflows, reports which briefings do not fit and by how much.
+ */
 async function printFitted(
   loaded: LoadedPage,
   files: BuildFiles,
+  document: VFile,
 ): Promise<{ bytes: Uint8Array; details: Record<string, unknown> }> {
-  const printAt = async (level: number) => {
-    await loaded.page.evaluate((className: string) => {
-      document.body.className = className;
-    }, `brief fit-${level}`);
-    const bytes = await loaded.print();
-    return { bytes, pages: (await loadPdf(bytes)).getPageCount() };
-  };
-  // Binary search for the most generous step that fits; page count falls as the step rises.
-  let low = 0;
-  let high = briefFitLevels - 1;
-  let best: { level: number; bytes: Uint8Array } | undefined;
-  while (low <= high) {
-    const level = Math.floor((low + high) / 2);
-    const attempt = await printAt(level);
-    if (attempt.pages === 1) {
-      best = { level, bytes: attempt.bytes };
-      high = level - 1;
-    } else {
-      low = level + 1;
+  const pack = files.pack.data.pack;
+  const block = briefTextBlockPx(pack?.paper ?? 'A4');
+  await loaded.page.emulateMediaType('print');
+  await loaded.page.setViewport({ width: Math.floor(block.width), height: Math.ceil(block.height) });
+  try {
+    let level = 0;
+    while (level < briefFitLevels - 1 && (await measureBrief(loaded, level)).height > block.height) level++;
+    for (; level < briefFitLevels; level++) {
+      const measure = await measureBrief(loaded, level);
+      const bytes = await loaded.print();
+      if ((await loadPdf(bytes)).getPageCount() === 1) {
+        return {
+          bytes,
+          details: {
+            fit: {
+              level,
+              fontSizePt: roundPt(measure.bodyPt),
+              smallestTextPt: roundPt(measure.smallestPt),
+              columns: measure.columns,
+            },
+          },
+        };
+      }
+    }
+    const tightest = await measureBrief(loaded, briefFitLevels - 1);
+    reportOverflow(files, document, tightest, block.height);
+    throw new SourceErrors(1);
+  } finally {
+    // The page goes back to the pool: leave it as it was found.
+    await loaded.page.emulateMediaType();
+    await loaded.page.setViewport({ width: 800, height: 600 });
+  }
+}
+
+function roundPt(points: number): number {
+  return Math.round(points * 100) / 100;
+}
+
+/** Names the briefings that do not fit on the brief at its tightest, and by how much. */
+function reportOverflow(files: BuildFiles, document: VFile, measure: BriefMeasure, available: number): void {
+  const over = Math.max(0, measure.height - available);
+  const percent = Math.max(1, Math.round((over / available) * 100));
+  const overflowing = measure.items.filter((item) => item.bottom > available + 0.5).map((item) => item.id);
+  const names = overflowing.map((id) => `\`${id}\``).join(', ');
+  const info = document.data.document;
+  if (info?.target === 'briefing-brief' && info.briefingId) {
+    const file = files.briefings.find((candidate) => candidate.data.briefing?.id === info.briefingId);
+    if (file) {
+      error(
+        file,
+        `Unexpected brief of \`${info.briefingId}\` longer than one page by about ${percent}% of a page, even at 8.5 pt in two columns; shorten its summary or key points by that much`,
+        { ruleId: 'brief-overflow' },
+      );
+      return;
     }
   }
-  if (!best) {
-    error(
-      files.pack,
-      'Unexpected one-page brief that does not fit on one page even at the smallest type (8.5 pt, two columns); shorten the summaries and key points, or list fewer briefings in `brief.briefings`',
-      { ruleId: 'brief-overflow', place: { line: 1, column: 1 } },
-    );
-    throw new SourceErrors(1);
-  }
-  const final = await printAt(best.level);
-  const fontSizePt = await loaded.page.evaluate(() => {
-    const sizes = [...document.querySelectorAll('.brief-items *')].map(
-      (element) => Number.parseFloat(getComputedStyle(element).fontSize) * 0.75,
-    );
-    return sizes.length > 0 ? Math.min(...sizes) : 0;
-  });
-  const columns = await loaded.page.evaluate(() => {
-    const items = document.querySelector('.brief-items');
-    return items ? Number(getComputedStyle(items).columnCount) || 1 : 1;
-  });
-  return { bytes: final.bytes, details: { fit: { level: best.level, fontSizePt, columns } } };
+  error(
+    files.pack,
+    `Unexpected one-page brief longer than one page by about ${percent}% of a page, even at 8.5 pt in two columns; ${overflowing.length > 0 ? `${names} ${overflowing.length === 1 ? 'does' : 'do'} not fit: ` : ''}shorten the summaries and key points by that much, or list fewer briefings in \`brief.briefings\``,
+    { ruleId: 'brief-overflow' },
+  );
 }

@@ -39,6 +39,14 @@ function metadataFor(
   briefing: BriefingMeta | undefined,
   allTags: string[],
 ): Metadata {
+  if (briefing && kind === 'briefing-brief-pdf') {
+    return {
+      title: briefing.title,
+      author: briefing.authors.length > 0 ? briefing.authors.join(', ') : pack.organisation,
+      subject: `One-page brief: ${briefing.title}`,
+      keywords: briefing.tags,
+    };
+  }
   if (briefing && kind === 'briefing-pdf') {
     return {
       title: briefing.title,
@@ -81,6 +89,7 @@ function outlineFor(
     const file = files.briefings.find((candidate) => candidate.data.briefing === briefing);
     return file ? [entryOf(file)] : [];
   }
+  if (kind === 'briefing-brief-pdf') return briefing ? [{ title: briefing.title, children: [] }] : [];
   if (kind === 'brief-pdf') {
     const onBrief = inPack.filter((file) => pack.brief.briefingIds.includes(file.data.briefing?.id ?? ''));
     return [

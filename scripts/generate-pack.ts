@@ -26,6 +26,10 @@ export interface GenerateOptions {
   paragraphs?: number;
   /** Key points per briefing (0 for none). */
   keyPoints?: number;
+  /** Key points of one short clause (about 70 characters) instead of a full sentence. */
+  shortKeyPoints?: boolean;
+  /** Sentences in each summary (default 3). */
+  summarySentences?: number;
   paper?: 'A4' | 'Letter';
   /** How many of the first briefings go on the one-page brief (default: up to 4). */
   briefCount?: number;
@@ -121,6 +125,11 @@ function sentence(next: () => number): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+function clause(next: () => number): string {
+  const text = `${pick(next, subjects)} ${pick(next, verbs)} ${pick(next, objects)}.`;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function paragraph(next: () => number, sentences: number): string {
   return Array.from({ length: sentences }, () => sentence(next)).join(' ');
 }
@@ -198,11 +207,13 @@ export async function generatePack(dir: string, options: GenerateOptions): Promi
       '---',
       `title: ${yamlString(`${title.charAt(0).toUpperCase()}${title.slice(1)} (${index + 1})`)}`,
       `date: 2025-${month}-${day}`,
-      `summary: ${yamlString(paragraph(next, 3))}`,
+      `summary: ${yamlString(paragraph(next, options.summarySentences ?? 3))}`,
     ];
     if (keyPointCount > 0) {
       lines.push('key_points:');
-      for (let point = 0; point < keyPointCount; point++) lines.push(`  - ${yamlString(sentence(next))}`);
+      for (let point = 0; point < keyPointCount; point++) {
+        lines.push(`  - ${yamlString(options.shortKeyPoints ? clause(next) : sentence(next))}`);
+      }
     }
     lines.push(
       `tags: [${pick(next, tags)}, ${pick(next, tags.slice().reverse())}]`.replace(/\[(\w+), \1\]/, '[$1]'),

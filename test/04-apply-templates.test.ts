@@ -63,6 +63,7 @@ describe('applyTemplates', () => {
       'pack.html',
       'briefings/sample.html',
       'brief.html',
+      'briefs/sample.html',
       'epub/EPUB/index.xhtml',
       'epub/EPUB/nav.xhtml',
       'epub/EPUB/b-sample.xhtml',
@@ -71,10 +72,10 @@ describe('applyTemplates', () => {
     expect(pack).toContain('<p>Body HTML</p>');
     expect(pack).toContain('href="#briefing-sample"');
     expect(build.documents[0]?.data.pageCss).toContain('size: letter;');
-    const epubBriefing = String(build.documents[5]?.value);
+    const epubBriefing = String(build.documents[6]?.value);
     expect(epubBriefing).toContain('<p>Body XHTML</p>');
     expect(epubBriefing).toContain('epub:type="chapter"');
-    expect(String(build.documents[4]?.value)).toContain('<a href="b-sample.xhtml#c-sample-why">Why?</a>');
+    expect(String(build.documents[5]?.value)).toContain('<a href="b-sample.xhtml#c-sample-why">Why?</a>');
   });
 
   it('escapes every author string in HTML, XHTML and CSS', async () => {

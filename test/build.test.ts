@@ -63,7 +63,7 @@ afterAll(async () => {
 describe('npm run build on the founding pack', () => {
   it('writes every artifact with a manifest whose sizes and hashes match the files', async () => {
     const kinds = manifest.artifacts.map((artifact) => artifact.kind).sort();
-    expect(kinds).toEqual(['brief-pdf', 'briefing-pdf', 'epub', 'html', 'pack-pdf']);
+    expect(kinds).toEqual(['brief-pdf', 'briefing-brief-pdf', 'briefing-pdf', 'epub', 'html', 'pack-pdf']);
     for (const artifact of manifest.artifacts) {
       const bytes = await readFile(path.join(outDir, artifact.path));
       expect(bytes.length).toBe(artifact.bytes);

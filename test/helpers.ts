@@ -97,14 +97,18 @@ export function runCli(
   });
 }
 
-/** Text of a PDF (or one page of it) as poppler's pdftotext extracts it (`layout` keeps table rows on a line). */
+/**
+ * Text of a PDF (or one page of it) as poppler's pdftotext extracts it: `layout` keeps table rows on a
+ * line, `raw` reads in content order and keeps line-end hyphens.
+ */
 export async function pdfText(
   file: string,
   page?: number,
-  options: { layout?: boolean } = {},
+  options: { layout?: boolean; raw?: boolean } = {},
 ): Promise<string> {
   const range = page === undefined ? [] : ['-f', String(page), '-l', String(page)];
-  const layout = options.layout ? ['-layout'] : [];
+  // -raw keeps a hyphen at the end of a line (`dual-` / `use`), which the default mode drops.
+  const layout = options.layout ? ['-layout'] : options.raw ? ['-raw'] : [];
   const { stdout } = await execFileAsync('pdftotext', [...range, ...layout, '-enc', 'UTF-8', file, '-'], {
     maxBuffer: 64 << 20,
   });
