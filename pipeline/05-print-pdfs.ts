@@ -10,7 +10,14 @@
 import { VFile } from 'vfile';
 import { templateAsset } from './04-apply-templates.ts';
 import { briefFitLevels, briefTextBlockPx } from './lib/brief-layout.ts';
-import { type BrowserSession, type LoadedPage, loadDocument, type Resource } from './lib/browser.ts';
+import { type LoadedPage, loadDocument, type Resource } from './lib/browser.ts';
+import {
+  type BrowserPool,
+  BuildInterrupted,
+  defaultDocumentBudgetMs,
+  documentBudgetMs,
+  withWatchdog,
+} from './lib/browser-pool.ts';
 import { SourceErrors, StageError } from './lib/errors.ts';
 import { facesForText, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
 import { error } from './lib/messages.ts';
@@ -20,10 +27,12 @@ import { mapWithConcurrency } from './lib/pool.ts';
 
 /** Options of {@link printPdfs}. */
 export interface PrintOptions {
-  session: BrowserSession;
+  /** The build's browser, replaced when it crashes or hangs. */
+  pool: BrowserPool;
   concurrency: number;
   log: (line: string) => void;
-  timeoutMs?: number;
+  /** Time budget of a document of up to 100 KB of HTML (larger ones get more), in milliseconds. */
+  timeoutMs?: number | undefined;
 }
 
 /** Passes allowed for the contents' page numbers to settle. */
@@ -67,29 +76,42 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
     .filter((document) => document.data.document?.target !== 'epub')
     // The longest documents start first, so no long job is left alone at the end.
     .sort((a, b) => String(b.value).length - String(a.value).length);
+  const baseBudget = options.timeoutMs ?? defaultDocumentBudgetMs;
+  options.log(`Printing ${jobs.length} documents, ${options.concurrency} at a time`);
 
   const pdfs = await mapWithConcurrency(jobs, options.concurrency, async (document) => {
     const info = document.data.document;
     const started = performance.now();
-    let loaded: LoadedPage | undefined;
+    const html = String(document.value);
     try {
-      loaded = await loadDocument(options.session, {
-        documentPath: 'document.html',
-        resolve: (path) => {
-          if (path === 'document.html')
-            return { contentType: 'text/html; charset=utf-8', body: String(document.value) };
-          if (path === 'page.css') return { contentType: 'text/css', body: document.data.pageCss ?? '' };
-          return shared(path);
+      const result = await withWatchdog(
+        options.pool,
+        document.path,
+        documentBudgetMs(baseBudget, html.length),
+        async (session, setPhase) => {
+          const loaded = await loadDocument(session, {
+            documentPath: 'document.html',
+            resolve: (path) => {
+              if (path === 'document.html') return { contentType: 'text/html; charset=utf-8', body: html };
+              if (path === 'page.css') return { contentType: 'text/css', body: document.data.pageCss ?? '' };
+              return shared(path);
+            },
+            onBlocked: (url) => options.log(`Blocked a request from ${document.path}: ${url}`),
+          });
+          try {
+            setPhase('fonts');
+            await loaded.page.evaluate(() => window.document.fonts.ready.then(() => undefined));
+            setPhase('print');
+            return info?.target === 'pack'
+              ? await printWithPageNumbers(loaded)
+              : info?.target === 'brief' || info?.target === 'briefing-brief'
+                ? await printFitted(loaded, files, document)
+                : { bytes: await loaded.print(), details: undefined };
+          } finally {
+            await loaded.close();
+          }
         },
-        onBlocked: (url) => options.log(`Blocked a request from ${document.path}: ${url}`),
-        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-      });
-      const result =
-        info?.target === 'pack'
-          ? await printWithPageNumbers(loaded)
-          : info?.target === 'brief' || info?.target === 'briefing-brief'
-            ? await printFitted(loaded, files, document)
-            : { bytes: await loaded.print(), details: undefined };
+      );
       const output = new VFile({
         path: document.path.replace(/\.html$/, '.pdf'),
         value: result.bytes,
@@ -100,10 +122,8 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
       options.log(`Printed ${output.path} in ${Math.round(performance.now() - started)} ms`);
       return output;
     } catch (cause) {
-      if (cause instanceof SourceErrors) throw cause;
+      if (cause instanceof SourceErrors || cause instanceof BuildInterrupted) throw cause;
       throw new StageError('print', document.path, { cause });
-    } finally {
-      await loaded?.close();
     }
   });
   return { ...files, outputs: [...files.outputs, ...pdfs] };

@@ -5,13 +5,12 @@
  * check what a reader relies on: the page count, that only bundled fonts are embedded, and that no
  * text of the source is missing from any PDF (the content-loss check).
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { PDFArray, PDFHexString } from 'pdf-lib';
 import type { VFile } from 'vfile';
 import { StageError } from './lib/errors.ts';
 import { isBundledPdfFont } from './lib/fonts.ts';
 import type { BriefingMeta, BuildFiles, Pack, TextBlock } from './lib/model.ts';
+import { normaliseStructureIds, type PdfMetadata, setContentId, setXmpMetadata } from './lib/pdf-identity.ts';
 import { headingOutline, type OutlineEntry, rewriteOutline } from './lib/pdf-outline.ts';
 import { fontNames, loadPdf } from './lib/pdf-read.ts';
 import { extractContentText, foldForComparison } from './lib/pdf-text.ts';
@@ -26,12 +25,7 @@ export interface PostProcessOptions {
   browserVersion: string;
 }
 
-interface Metadata {
-  title: string;
-  author: string | undefined;
-  subject: string | undefined;
-  keywords: string[];
-}
+type Metadata = Pick<PdfMetadata, 'title' | 'author' | 'subject' | 'keywords'>;
 
 function metadataFor(
   kind: string | undefined,
@@ -123,17 +117,24 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
     try {
       const document = await loadPdf(output.value);
       const briefing = artifact.briefingId ? briefings.get(artifact.briefingId) : undefined;
-      const metadata = metadataFor(artifact.kind, pack, briefing, allTags);
+      const metadata: PdfMetadata = {
+        ...metadataFor(artifact.kind, pack, briefing, allTags),
+        language: pack.language,
+        creator: `${generator.name} ${generator.version}`,
+        producer: `${options.browserVersion} and pdf-lib, via ${generator.name}`,
+        date,
+      };
       document.setTitle(metadata.title, { showInWindowTitleBar: true });
       if (metadata.author) document.setAuthor(metadata.author);
       if (metadata.subject) document.setSubject(metadata.subject);
       // pdf-lib joins keywords with spaces; a separator keeps `North Korea` one keyword.
       document.setKeywords([metadata.keywords.join('; ')]);
-      document.setLanguage(pack.language);
-      document.setCreator(`${generator.name} ${generator.version}`);
-      document.setProducer(`${options.browserVersion} and pdf-lib, via ${generator.name}`);
+      document.setLanguage(metadata.language);
+      document.setCreator(metadata.creator);
+      document.setProducer(metadata.producer);
       document.setCreationDate(date);
       document.setModificationDate(date);
+      setXmpMetadata(document, metadata);
 
       const missingBookmarks = rewriteOutline(document, outlineFor(artifact.kind, pack, briefing, files));
       if (missingBookmarks.length > 0) {
@@ -149,16 +150,9 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
         );
       }
 
-      // A document /ID derived from the content, so two builds of the same source match byte for byte.
-      const id = createHash('sha256')
-        .update(output.value)
-        .update(JSON.stringify(metadata))
-        .digest('hex')
-        .slice(0, 32);
-      document.context.trailerInfo.ID = PDFArray.withContext(document.context);
-      const idArray = document.context.trailerInfo.ID as PDFArray;
-      idArray.push(PDFHexString.of(id));
-      idArray.push(PDFHexString.of(id));
+      // Ids from what is printed, so two builds of the same source match byte for byte.
+      normaliseStructureIds(document);
+      setContentId(document, metadata);
 
       output.value = await document.save({ useObjectStreams: false, updateFieldAppearances: false });
       artifact.pages = document.getPageCount();

@@ -1,14 +1,24 @@
 /**
  * Stage 8: write the outputs — atomically. Everything goes into a staging folder beside the output
- * folder; `SHA256SUMS` and then `manifest.json` are written last; only then is the staging folder
- * swapped in. A build that fails before the swap leaves the previous output exactly as it was.
+ * folder and is verified there as written; `SHA256SUMS` and then `manifest.json` are written last;
+ * only then is the staging folder swapped in. A build that fails or is interrupted before the swap
+ * leaves the previous output exactly as it was.
  */
+
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { unzipSync } from 'fflate';
 import type { VFile } from 'vfile';
+import { BuildInterrupted } from './lib/browser-pool.ts';
+import { EnvironmentError } from './lib/errors.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
 import { stagingPath } from './lib/output-folder.ts';
+import { loadPdf } from './lib/pdf-read.ts';
+import { mapWithConcurrency } from './lib/pool.ts';
 import { generator } from './lib/project.ts';
 
 /** One artifact as listed in `manifest.json`. */
@@ -35,6 +45,9 @@ export interface WriteOutputOptions {
   outDir: string;
   epochSeconds: number;
   browserVersion: string;
+  /** Aborted on SIGINT/SIGTERM: the staging folder is removed and the output left as it was. */
+  signal?: AbortSignal | undefined;
+  log?: ((line: string) => void) | undefined;
 }
 
 const kindOrder: ArtifactKind[] = [
@@ -45,6 +58,8 @@ const kindOrder: ArtifactKind[] = [
   'epub',
   'html',
 ];
+
+const execFileAsync = promisify(execFile);
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -90,29 +105,124 @@ export function buildManifest(files: BuildFiles, options: WriteOutputOptions): M
   };
 }
 
-/** Writes every output into a staging folder, then swaps it in for the output folder. */
+/** Turns a failed write into an error that names the file, and the machine's fault as such (exit 3). */
+function writeFailure(file: string, cause: unknown): Error {
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new EnvironmentError(
+      `No space left on the device while writing \`${file}\`; free some space and build again.`,
+      {
+        cause,
+      },
+    );
+  }
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+    return new EnvironmentError(
+      `Cannot write \`${file}\` (${code}); check the output folder's permissions.`,
+      { cause },
+    );
+  }
+  return new Error(`Cannot write \`${file}\`: ${(cause as Error).message}`, { cause });
+}
+
+function throwIfInterrupted(signal: AbortSignal | undefined, doing: string): void {
+  if (signal?.aborted) throw new BuildInterrupted(`the build was interrupted while ${doing}`);
+}
+
+/**
+ * Writes every output into a staging folder, verifies what was written, writes `SHA256SUMS` and then
+ * `manifest.json`, and only then swaps the staging folder in for the output folder.
+ */
 export async function writeOutput(files: BuildFiles, options: WriteOutputOptions): Promise<Manifest> {
   const outDir = path.resolve(options.outDir);
   const staging = stagingPath(outDir);
   const manifest = buildManifest(files, options);
+  options.log?.(
+    `Writing ${files.outputs.length} files into ${path.basename(staging)}, beside ${path.basename(outDir)}`,
+  );
   try {
-    await mkdir(staging, { recursive: true });
+    await mkdir(staging, { recursive: true }).catch((cause) => {
+      throw writeFailure(path.basename(staging), cause);
+    });
     const sums: string[] = [];
     for (const output of [...files.outputs].sort((a, b) => a.path.localeCompare(b.path))) {
+      throwIfInterrupted(options.signal, `writing ${output.path}`);
       const target = path.join(staging, output.path);
       const bytes = toBytes(output);
-      await mkdir(path.dirname(target), { recursive: true });
-      await writeFile(target, bytes);
+      try {
+        await mkdir(path.dirname(target), { recursive: true });
+        await writeFile(target, bytes);
+      } catch (cause) {
+        throw writeFailure(output.path, cause);
+      }
       sums.push(`${sha256(bytes)}  ${output.path}`);
     }
-    await writeFile(path.join(staging, 'SHA256SUMS'), `${sums.join('\n')}\n`);
-    await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await verifyStaged(staging, manifest, options.log);
+    try {
+      await writeFile(path.join(staging, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+      await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    } catch (cause) {
+      throw writeFailure('manifest.json', cause);
+    }
+    throwIfInterrupted(options.signal, 'about to replace the output folder');
     await swapIn(staging, outDir);
   } catch (cause) {
     await rm(staging, { recursive: true, force: true });
     throw cause;
   }
   return manifest;
+}
+
+let qpdfNotice = false;
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .some((folder) => folder && existsSync(path.join(folder, command)));
+}
+
+/**
+ * Verifies the staged artifacts as written to disk: each file's hash, every PDF parsed strictly by
+ * pdf-lib with the page count of the manifest (one page for a brief) and checked by `qpdf --check`
+ * when qpdf is installed, and the EPUB's zip with `mimetype` first.
+ */
+async function verifyStaged(
+  staging: string,
+  manifest: Manifest,
+  log?: (line: string) => void,
+): Promise<void> {
+  const qpdf = onPath('qpdf');
+  if (!qpdf && !qpdfNotice) {
+    qpdfNotice = true;
+    log?.(
+      'qpdf is not installed: PDFs are verified with pdf-lib only (sudo apt-get install -y qpdf for the full check).',
+    );
+  }
+  await mapWithConcurrency(manifest.artifacts, 2, async (artifact) => {
+    const file = path.join(staging, artifact.path);
+    const fail = (why: string) => new Error(`\`${artifact.path}\` as written ${why}`);
+    const bytes = new Uint8Array(await readFile(file));
+    if (bytes.length !== artifact.bytes || sha256(bytes) !== artifact.sha256)
+      throw fail('does not match what was built');
+    if (artifact.kind.endsWith('pdf')) {
+      const document = await loadPdf(bytes).catch((cause) => {
+        throw fail(`does not parse as a PDF: ${(cause as Error).message}`);
+      });
+      const pages = document.getPageCount();
+      if (pages !== artifact.pages) throw fail(`has ${pages} pages, not ${artifact.pages}`);
+      if ((artifact.kind === 'brief-pdf' || artifact.kind === 'briefing-brief-pdf') && pages !== 1)
+        throw fail(`has ${pages} pages; a brief has one`);
+      if (qpdf) {
+        await execFileAsync('qpdf', ['--check', file]).catch((cause: { stdout?: string }) => {
+          throw fail(`fails qpdf --check: ${(cause.stdout ?? '').trim().split('\n').slice(-2).join(' ')}`);
+        });
+      }
+    }
+    if (artifact.kind === 'epub') {
+      const names = Object.keys(unzipSync(bytes));
+      if (names[0] !== 'mimetype') throw fail('does not start with `mimetype`');
+    }
+  });
 }
 
 /** Replaces `outDir` with `staging`: the old folder is moved aside, the new one renamed in, the old removed. */

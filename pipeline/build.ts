@@ -9,7 +9,7 @@ import { validateSource } from './02-validate-source.ts';
 import { convertMarkdown } from './03-convert-markdown.ts';
 import { applyTemplates } from './04-apply-templates.ts';
 import type { Manifest } from './08-write-output.ts';
-import type { BrowserSession } from './lib/browser.ts';
+import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
 import { checkFontCoverage } from './lib/font-coverage.ts';
@@ -26,6 +26,8 @@ export interface BuildOptions {
   browser?: string | undefined;
   browserEndpoint?: string | undefined;
   concurrency?: number | undefined;
+  /** Time budget of a document in the browser, in milliseconds (large documents get more). */
+  timeoutMs?: number | undefined;
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -33,7 +35,8 @@ export interface BuildOptions {
 
 /** What a build did, for the reporter and `--json`. */
 export interface BuildResult {
-  exitCode: ExitCodeValue;
+  /** One of SPEC.md's codes, or 128 + a signal's number when the build was interrupted. */
+  exitCode: ExitCodeValue | number;
   /** Every source file read, with its messages. */
   sources: VFile[];
   manifest?: Manifest;
@@ -52,11 +55,13 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const result: BuildResult = { exitCode: ExitCode.ok, sources: [], timings, outDir };
 
   const stage = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    if (options.signal?.aborted) throw new BuildInterrupted(`the build was interrupted before ${name}`);
     const started = performance.now();
     try {
       return await work();
     } catch (cause) {
-      if (cause instanceof StageError || cause instanceof SourceErrors) throw cause;
+      if (cause instanceof StageError || cause instanceof SourceErrors || cause instanceof BuildInterrupted)
+        throw cause;
       throw new StageError(name, undefined, { cause });
     } finally {
       timings[name] = Math.round(performance.now() - started);
@@ -67,8 +72,13 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     if (errors > 0) throw new SourceErrors(errors);
   };
 
-  let session: BrowserSession | undefined;
+  let pool: BrowserPool | undefined;
   let release: (() => Promise<void>) | undefined;
+  // SIGINT/SIGTERM: kill the browser at once; the stages then fail and clean up after themselves.
+  const onAbort = () => {
+    void pool?.kill();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     sourceDateEpoch();
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
@@ -88,47 +98,53 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       { packageEpub },
       { writeOutput },
       { defaultConcurrency, openBrowser },
+      { BrowserPool: Pool },
     ] = await Promise.all([
       import('./05-print-pdfs.ts'),
       import('./06-post-process-pdfs.ts'),
       import('./07-package-epub.ts'),
       import('./08-write-output.ts'),
       import('./lib/browser.ts'),
+      import('./lib/browser-pool.ts'),
     ]);
     release = (await stage('lock', () => lockOutputFolder(outDir))).release;
-    session = await stage('browser', () =>
-      openBrowser({
-        executablePath: options.browser,
-        endpoint: options.browserEndpoint,
-        log,
-        signal: options.signal,
-      }),
+    const activePool = new Pool(() =>
+      openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
     );
-    const browserVersion = session.version;
-    const activeSession = session;
+    pool = activePool;
+    if (options.signal?.aborted) onAbort();
+    const browserVersion = await stage('browser', () => activePool.version());
     files = await stage('print', () =>
       printPdfs(files, {
-        session: activeSession,
+        pool: activePool,
         concurrency: options.concurrency ?? defaultConcurrency(),
         log,
+        timeoutMs: options.timeoutMs,
       }),
     );
-    await session.close();
-    session = undefined;
+    await activePool.close();
     files = await stage('post-process', () =>
       postProcessPdfs(files, { epochSeconds: epoch, browserVersion }),
     );
     files = await stage('epub', () => packageEpub(files, { epochSeconds: epoch }));
     result.manifest = await stage('write', () =>
-      writeOutput(files, { outDir, epochSeconds: epoch, browserVersion }),
+      writeOutput(files, { outDir, epochSeconds: epoch, browserVersion, signal: options.signal, log }),
     );
     return result;
   } catch (error) {
-    result.exitCode = exitCodeFor(error);
+    result.exitCode = options.signal?.aborted
+      ? interruptedExitCode(options.signal.reason)
+      : exitCodeFor(error);
     if (result.exitCode !== ExitCode.sourceErrors) result.failure = error;
     return result;
   } finally {
-    await session?.close();
+    options.signal?.removeEventListener('abort', onAbort);
+    await pool?.close();
     await release?.();
   }
+}
+
+/** 128 + the signal's number, as shells report a process ended by a signal. */
+function interruptedExitCode(reason: unknown): number {
+  return reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 129;
 }

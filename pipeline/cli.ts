@@ -25,6 +25,7 @@ Options:
   --browser PATH           the Chrome or Chromium to print with
   --browser-endpoint URL   print on an existing browser (ws://…) instead of launching one
   --concurrency N          pages printed at once (default: the number of cores)
+  --timeout SECONDS        time budget of a document in the browser (default 60; large documents get more)
   --help, --version`;
 
 const commands = ['build', 'check'] as const;
@@ -41,6 +42,7 @@ export interface CliArguments {
   browser: string | undefined;
   browserEndpoint: string | undefined;
   concurrency: number | undefined;
+  timeoutMs: number | undefined;
 }
 
 /** Parses the arguments after the script name; throws `UsageError` on anything unexpected. */
@@ -60,6 +62,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
         browser: { type: 'string' },
         'browser-endpoint': { type: 'string' },
         concurrency: { type: 'string' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -91,6 +94,15 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
       );
     }
   }
+  let timeoutMs: number | undefined;
+  const timeout = values.timeout ?? process.env.BRIEFING_PACK_TIMEOUT;
+  if (typeof timeout === 'string' && timeout !== '') {
+    const seconds = Number(timeout);
+    if (!Number.isFinite(seconds) || seconds < 1 || seconds > 3600) {
+      throw new UsageError(`Unexpected --timeout \`${timeout}\`, expected seconds from 1 to 3600.`);
+    }
+    timeoutMs = seconds * 1000;
+  }
   const text = (value: unknown, fallback: string) =>
     typeof value === 'string' && value !== '' ? value : fallback;
   return {
@@ -103,11 +115,12 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
     browser: typeof values.browser === 'string' ? values.browser : undefined,
     browserEndpoint: typeof endpoint === 'string' ? endpoint : undefined,
     concurrency,
+    timeoutMs,
   };
 }
 
 /** Runs the command line and returns the exit code. */
-export async function main(argv: readonly string[]): Promise<ExitCodeValue> {
+export async function main(argv: readonly string[]): Promise<ExitCodeValue | number> {
   let args: ReturnType<typeof parseCliArguments>;
   try {
     args = parseCliArguments(argv);
@@ -124,7 +137,19 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue> {
     return ExitCode.ok;
   }
   const { command, verbose, quiet } = args;
+  // SIGINT/SIGTERM: stop the build cleanly (browser killed, staging removed, output untouched); a
+  // second signal ends the process at once.
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(name === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`Stopping (${name}): closing the browser and removing the staging folder.\n`);
+    controller.abort(name);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const result = await runBuild({
+    signal: controller.signal,
+    timeoutMs: args.timeoutMs,
     sourceDir: args.sourceDir,
     outDir: args.outDir,
     mode: command,
@@ -135,6 +160,8 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue> {
       if (verbose || (!quiet && line.startsWith('Running as root'))) process.stderr.write(`${line}\n`);
     },
   });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   const lines = formatHumanReport(result, command, { quiet });
   if (verbose)
     lines.push(

@@ -61,6 +61,12 @@ describe('convertBriefing', () => {
     expect(report(file)).toEqual([]);
   });
 
+  it('keeps the notes out of the last answer of the Unpacked section', async () => {
+    const file = await convert('## Unpacked\n\n### Why?\n\nBecause.[^1]\n\n[^1]: A note.\n');
+    const html = file.data.content?.html ?? '';
+    expect(html.indexOf('<section data-footnotes')).toBeGreaterThan(html.lastIndexOf('</section></section>'));
+  });
+
   it('warns about an Unpacked subsection that is not a question', async () => {
     const file = await convert('## Unpacked\n\n### Background\n\nText.\n');
     expect(report(file)).toEqual(['7:1 unpacked-question']);

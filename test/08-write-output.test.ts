@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PDFDocument } from 'pdf-lib';
 import { VFile } from 'vfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeOutput } from '../pipeline/08-write-output.ts';
@@ -34,6 +35,14 @@ function build(outputs: VFile[]): BuildFiles {
 
 const options = (outDir: string) => ({ outDir, epochSeconds: 1752364800, browserVersion: 'Chromium 1' });
 
+/** A real PDF of `pages` blank pages: the stage verifies what it writes. */
+async function pdf(pages: number, title: string): Promise<Uint8Array> {
+  const document = await PDFDocument.create({ updateMetadata: false });
+  document.setTitle(title);
+  for (let page = 0; page < pages; page++) document.addPage();
+  return document.save();
+}
+
 describe('writeOutput', () => {
   it('writes the files, SHA256SUMS and a manifest in pack order', async () => {
     const outDir = path.join(folder.dir, 'dist');
@@ -41,17 +50,17 @@ describe('writeOutput', () => {
       build([
         new VFile({
           path: 'briefings/a.pdf',
-          value: new Uint8Array([1]),
+          value: await pdf(1, 'a'),
           data: { artifact: { kind: 'briefing-pdf', briefingId: 'a', pages: 1 } },
         }),
         new VFile({
           path: 'briefings/b.pdf',
-          value: new Uint8Array([2]),
+          value: await pdf(1, 'b'),
           data: { artifact: { kind: 'briefing-pdf', briefingId: 'b', pages: 1 } },
         }),
         new VFile({
           path: 'pack.pdf',
-          value: new Uint8Array([3, 4]),
+          value: await pdf(2, 'pack'),
           data: { artifact: { kind: 'pack-pdf', pages: 2 } },
         }),
         new VFile({ path: 'epub/mimetype', value: 'application/epub+zip' }),
@@ -79,10 +88,32 @@ describe('writeOutput', () => {
     await mkdir(outDir);
     await writeFile(path.join(outDir, 'stale.pdf'), 'old');
     await writeOutput(
-      build([new VFile({ path: 'pack.pdf', value: 'new', data: { artifact: { kind: 'pack-pdf' } } })]),
+      build([
+        new VFile({
+          path: 'pack.pdf',
+          value: await pdf(1, 'new'),
+          data: { artifact: { kind: 'pack-pdf', pages: 1 } },
+        }),
+      ]),
       options(outDir),
     );
     expect((await readdir(outDir)).sort()).toEqual(['SHA256SUMS', 'manifest.json', 'pack.pdf']);
+    expect(await readdir(folder.dir)).toEqual(['dist']);
+  });
+
+  it('refuses to swap in a PDF whose page count is not what was built', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    await mkdir(outDir);
+    await writeFile(path.join(outDir, 'pack.pdf'), 'old');
+    const wrong = new VFile({
+      path: 'brief.pdf',
+      value: await pdf(2, 'brief'),
+      data: { artifact: { kind: 'brief-pdf', pages: 2 } },
+    });
+    await expect(writeOutput(build([wrong]), options(outDir))).rejects.toThrow(
+      /`brief\.pdf` as written has 2 pages; a brief has one/,
+    );
+    expect(await readdir(outDir)).toEqual(['pack.pdf']);
     expect(await readdir(folder.dir)).toEqual(['dist']);
   });
 

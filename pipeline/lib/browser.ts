@@ -6,7 +6,9 @@
  * the bundled fonts, checked images). Anything else is aborted and recorded. JavaScript is off in
  * every page, and navigations after the first are refused.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import puppeteer, { type Browser, type HTTPRequest, type Page, type PDFOptions } from 'puppeteer';
 import { EnvironmentError } from './errors.ts';
 import { type FoundBrowser, findBrowser } from './find-browser.ts';
@@ -42,7 +44,10 @@ export interface BrowserSession {
   found: FoundBrowser | undefined;
   /** Pages ready for the next document (opening a page costs more than loading one). */
   idlePages: PooledPage[];
+  /** Closes the browser (or disconnects from a remote one) and removes its profile folder. */
   close(): Promise<void>;
+  /** Kills a launched browser and its whole process group at once, and removes its profile folder. */
+  kill(): Promise<void>;
 }
 
 /** A page of the pool, with the job it is serving now. */
@@ -96,7 +101,8 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
       protocolTimeout: 120_000,
     });
     const version = describeVersion(await browser.version());
-    return { browser, version, found: undefined, idlePages: [], close: () => browser.disconnect() };
+    const disconnect = () => browser.disconnect();
+    return { browser, version, found: undefined, idlePages: [], close: disconnect, kill: disconnect };
   }
   const found = findBrowser(options.executablePath);
   const args = [...quietBrowserArgs];
@@ -107,12 +113,17 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
       toldAboutSandbox = true;
     }
   }
+  // A profile folder of this build's own, removed when the browser closes or is killed.
+  const profile = await mkdtemp(path.join(os.tmpdir(), 'briefing-pack-profile-'));
+  const removeProfile = () => rm(profile, { recursive: true, force: true, maxRetries: 3 });
   let browser: Browser;
   try {
     browser = await puppeteer.launch({
       executablePath: found.executablePath,
       headless: true,
+      // Over a pipe, not a port: nothing listens on the network, and Chromium exits when we do.
       pipe: true,
+      userDataDir: profile,
       args,
       protocolTimeout: 120_000,
       handleSIGINT: false,
@@ -121,11 +132,28 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
       signal: options.signal,
     } as Parameters<typeof puppeteer.launch>[0]);
   } catch (cause) {
+    await removeProfile();
     throw new EnvironmentError(
       `The browser at \`${found.executablePath}\` could not start: ${(cause as Error).message.split('\n')[0]}`,
       { cause },
     );
   }
+  // When Chromium dies, its debugging pipe fails with ECONNRESET; puppeteer learns of it from the
+  // pipe closing, but leaves the stream's 'error' unhandled, which would end the whole process.
+  for (const stream of browser.process()?.stdio ?? []) stream?.on('error', () => undefined);
+  const kill = async () => {
+    const pid = browser.process()?.pid;
+    // Puppeteer starts Chromium as the leader of its own process group: take the whole group down.
+    if (pid) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        browser.process()?.kill('SIGKILL');
+      }
+    }
+    await browser.disconnect().catch(() => undefined);
+    await removeProfile();
+  };
   const version = describeVersion(await browser.version(), found.executablePath);
   return {
     browser,
@@ -133,8 +161,18 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
     found,
     idlePages: [],
     close: async () => {
-      await browser.close().catch(() => browser.process()?.kill('SIGKILL'));
+      // A browser that does not close within seconds is killed, so no process outlives the build.
+      const closed = await Promise.race([
+        browser.close().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000).unref()),
+      ]);
+      if (closed) await removeProfile();
+      else await kill();
     },
+    kill,
   };
 }
 
@@ -198,7 +236,8 @@ export async function loadDocument(session: BrowserSession, job: PrintJob): Prom
         printBackground: true,
         tagged: true,
         outline: true,
-        waitForFonts: true,
+        // The print stage waits for the fonts itself, as a phase of its own.
+        waitForFonts: false,
         timeout,
         ...options,
       }),

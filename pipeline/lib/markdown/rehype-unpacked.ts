@@ -32,8 +32,11 @@ export function rehypeUnpacked() {
     if (start < 0) return;
     let end = start + 1;
     while (end < children.length) {
-      const rank = headingRank(children[end] as RootContent);
+      const node = children[end] as RootContent;
+      const rank = headingRank(node);
       if (rank !== undefined && rank <= 2) break;
+      // The notes remark-rehype appends belong to the whole briefing, not to the last answer.
+      if (node.type === 'element' && node.properties.dataFootnotes !== undefined) break;
       end++;
     }
     const heading = children[start] as Element;

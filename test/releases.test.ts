@@ -1,0 +1,335 @@
+/**
+ * Releases CI can trust (issue 8): byte-reproducible builds whatever the time zone and locale, and
+ * real faults survived — Chromium killed while printing, a hung page, the build killed while writing,
+ * a full disk, a read-only output folder, two builds at once. After each: a non-zero exit naming the
+ * document and the phase, the output folder byte-identical to before, no staging folder, no Chromium
+ * of the build left, and the next build succeeds.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../pipeline/lib/project.ts';
+import { generatePack } from '../scripts/generate-pack.ts';
+import { runCli, temporaryFolder } from './helpers.ts';
+
+const epoch = '1752364800';
+const repetitions = 3;
+
+let folder: { dir: string; remove: () => Promise<void> };
+let sourceDir: string;
+let bigSourceDir: string;
+
+/** Every file under a folder with its sha256. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  const walk = async (current: string) => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else
+        result[path.relative(dir, full)] = createHash('sha256')
+          .update(await readFile(full))
+          .digest('hex');
+    }
+  };
+  await walk(dir);
+  return result;
+}
+
+/** A build as a child process whose Chromium runs under its own TMPDIR, so the test can find it. */
+interface RunningBuild {
+  child: ChildProcess;
+  tmp: string;
+  stderr: () => string;
+  done: Promise<number>;
+}
+
+let runs = 0;
+
+async function startBuild(args: string[]): Promise<RunningBuild> {
+  const tmp = path.join(folder.dir, `tmp-${++runs}`);
+  await mkdir(tmp, { recursive: true });
+  const child = spawn(process.execPath, [path.join(projectRoot, 'scripts', 'run.mjs'), 'build', ...args], {
+    env: { ...process.env, SOURCE_DATE_EPOCH: epoch, TMPDIR: tmp },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const done = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : -1))),
+  );
+  return { child, tmp, stderr: () => stderr, done };
+}
+
+/** Resolves as soon as the build prints a line matching `pattern` on stderr. */
+function waitFor(build: RunningBuild, pattern: RegExp): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (pattern.test(build.stderr())) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 2);
+  });
+}
+
+/** Process ids of the Chromium of a build (found by its profile folder under the build's TMPDIR). */
+function chromiumOf(tmp: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', `${tmp}/briefing-pack-profile`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Sends a signal to the build's Chromium processes, again and again, until the build ends. */
+function harass(build: RunningBuild, signal: NodeJS.Signals, only?: RegExp): () => void {
+  const timer = setInterval(() => {
+    for (const pid of chromiumOf(build.tmp)) {
+      if (only) {
+        let command = '';
+        try {
+          command = execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+        } catch {
+          continue;
+        }
+        if (!only.test(command)) continue;
+      }
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  }, 50);
+  return () => clearInterval(timer);
+}
+
+async function noChromiumLeft(tmp: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (chromiumOf(tmp).length > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(chromiumOf(tmp), 'Chromium processes of the build 10 s after it ended').toEqual([]);
+}
+
+async function stagingLeft(outDir: string): Promise<string[]> {
+  return (await readdir(path.dirname(outDir))).filter((name) =>
+    name.startsWith(`.${path.basename(outDir)}.staging`),
+  );
+}
+
+async function buildOnce(source: string, outDir: string, env: NodeJS.ProcessEnv = {}) {
+  return runCli(['build', '--source', source, '--out', outDir], {
+    env: { SOURCE_DATE_EPOCH: epoch, ...env },
+  });
+}
+
+/** How a failed print names the document and the phase it was in. */
+const browserFailure =
+  /print \(([\w-]+\/)?[\w-]+\.html\): Chromium (did not finish [\w/-]+\.html within \d+ s, during (load|fonts|print)|failed during (load|fonts|print) of [\w/-]+\.html)/;
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+beforeAll(async () => {
+  folder = await temporaryFolder();
+  sourceDir = path.join(folder.dir, 'source');
+  await cp(path.join(projectRoot, 'source'), sourceDir, { recursive: true });
+  bigSourceDir = path.join(folder.dir, 'big');
+  await generatePack(bigSourceDir, { count: 6, tables: true, footnotes: true, images: true });
+});
+
+afterAll(async () => {
+  await folder?.remove();
+});
+
+describe('a release build', () => {
+  it('is byte-identical whatever the time zone and locale, and SHA256SUMS checks', async () => {
+    const first = path.join(folder.dir, 'utc');
+    const second = path.join(folder.dir, 'auckland');
+    const [a, b] = await Promise.all([
+      buildOnce(sourceDir, first, { TZ: 'UTC', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }),
+      buildOnce(sourceDir, second, { TZ: 'Pacific/Auckland', LANG: 'fr_FR.UTF-8', LC_ALL: 'fr_FR.UTF-8' }),
+    ]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    const left = await snapshot(first);
+    expect(Object.keys(left).length).toBeGreaterThan(10);
+    expect(await snapshot(second)).toEqual(left);
+    expect(execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: first, encoding: 'utf8' })).not.toMatch(
+      /FAILED/,
+    );
+    const manifest = JSON.parse(await readFile(path.join(first, 'manifest.json'), 'utf8'));
+    expect(manifest.sourceDateEpoch).toBe(Number(epoch));
+  });
+});
+
+describe('faults survived', () => {
+  let outDir: string;
+  let before: Record<string, string>;
+
+  beforeAll(async () => {
+    outDir = path.join(folder.dir, 'dist');
+    expect((await buildOnce(sourceDir, outDir)).code).toBe(0);
+    before = await snapshot(outDir);
+  });
+
+  async function expectUntouched(build: RunningBuild): Promise<void> {
+    expect(await snapshot(outDir)).toEqual(before);
+    expect(await stagingLeft(outDir)).toEqual([]);
+    await noChromiumLeft(build.tmp);
+  }
+
+  async function expectNextBuildSucceeds(): Promise<void> {
+    const run = await buildOnce(sourceDir, outDir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await snapshot(outDir)).toEqual(before);
+    expect(await stagingLeft(outDir)).toEqual([]);
+  }
+
+  it('Chromium killed while printing: fails naming the document and phase', {
+    timeout: 600_000,
+  }, async () => {
+    for (let round = 0; round < repetitions; round++) {
+      const build = await startBuild(['--source', sourceDir, '--out', outDir, '--verbose']);
+      // From the moment printing starts (before it, the fault would be one of launching).
+      await waitFor(build, /^Printing \d+ documents/m);
+      const stop = harass(build, 'SIGKILL');
+      const code = await build.done;
+      stop();
+      expect(code).not.toBe(0);
+      expect(build.stderr(), build.stderr()).toMatch(browserFailure);
+      await expectUntouched(build);
+    }
+    await expectNextBuildSucceeds();
+  });
+
+  it('a hung page: the watchdog kills Chromium, retries once, then fails naming the document and phase', {
+    timeout: 600_000,
+  }, async () => {
+    for (let round = 0; round < repetitions; round++) {
+      const build = await startBuild(['--source', sourceDir, '--out', outDir, '--timeout', '2']);
+      const stop = harass(build, 'SIGSTOP', /--type=renderer/);
+      const code = await build.done;
+      stop();
+      expect(code).not.toBe(0);
+      expect(build.stderr(), build.stderr()).toMatch(browserFailure);
+      await expectUntouched(build);
+    }
+    await expectNextBuildSucceeds();
+  });
+
+  it('the build killed while writing: the output stays as it was', { timeout: 900_000 }, async () => {
+    const bigOut = path.join(folder.dir, 'big-dist');
+    expect((await buildOnce(bigSourceDir, bigOut)).code).toBe(0);
+    const bigBefore = await snapshot(bigOut);
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      for (let round = 0; round < repetitions; round++) {
+        const build = await startBuild(['--source', bigSourceDir, '--out', bigOut, '--verbose']);
+        await waitFor(build, /^Writing \d+ files into/m);
+        build.child.kill(signal);
+        const code = await build.done;
+        expect(code).not.toBe(0);
+        expect(await snapshot(bigOut)).toEqual(bigBefore);
+        // SIGTERM cleans up at once; after SIGKILL the next build removes what the dead one left.
+        if (signal === 'SIGTERM') expect(await stagingLeft(bigOut)).toEqual([]);
+        await noChromiumLeft(build.tmp);
+      }
+      const next = await buildOnce(bigSourceDir, bigOut);
+      expect(next.code, next.stderr).toBe(0);
+      expect(await snapshot(bigOut)).toEqual(bigBefore);
+      expect(await stagingLeft(bigOut)).toEqual([]);
+    }
+  });
+
+  it('two builds at once: the second is refused with a clear message', { timeout: 600_000 }, async () => {
+    for (let round = 0; round < repetitions; round++) {
+      const first = await startBuild(['--source', sourceDir, '--out', outDir]);
+      const lock = path.join(path.dirname(outDir), `.${path.basename(outDir)}.lock`);
+      while (!(await readdir(path.dirname(outDir))).includes(path.basename(lock))) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const second = await buildOnce(sourceDir, outDir);
+      expect(second.code).toBe(3);
+      expect(second.stderr).toMatch(
+        /Another build \(process \d+\) is writing to `.*dist`; wait for it to finish/,
+      );
+      expect(await first.done).toBe(0);
+      await expectUntouched(first);
+    }
+    await expectNextBuildSucceeds();
+  });
+
+  // Mounting a small or read-only tmpfs needs root (CI runs as root); elsewhere these two are skipped.
+  describe('on a file system of its own', () => {
+    let mountPoint: string;
+    let smallOut: string;
+    let smallBefore: Record<string, string>;
+
+    beforeAll(async () => {
+      if (!isRoot) return;
+      mountPoint = path.join(folder.dir, 'mount');
+      await mkdir(mountPoint);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mountPoint]);
+      smallOut = path.join(mountPoint, 'dist');
+      expect((await buildOnce(sourceDir, smallOut)).code).toBe(0);
+      smallBefore = await snapshot(smallOut);
+    });
+
+    afterAll(() => {
+      if (mountPoint) execFileSync('umount', ['-l', mountPoint]);
+    });
+
+    it.skipIf(!isRoot)(
+      'a full disk: fails naming the file, leaves the output as it was',
+      { timeout: 600_000 },
+      async () => {
+        // Shrink the file system to what the previous output already uses: the next write cannot fit.
+        const used = Number(execFileSync('du', ['-sk', mountPoint], { encoding: 'utf8' }).split('\t')[0]);
+        execFileSync('mount', ['-o', `remount,size=${used + 64}k`, mountPoint]);
+        for (let round = 0; round < repetitions; round++) {
+          const build = await startBuild(['--source', sourceDir, '--out', smallOut]);
+          const code = await build.done;
+          expect(code).toBe(3);
+          expect(build.stderr()).toMatch(/write: No space left on the device while writing `[^`]+`/);
+          expect(await snapshot(smallOut)).toEqual(smallBefore);
+          expect(await stagingLeft(smallOut)).toEqual([]);
+          await noChromiumLeft(build.tmp);
+        }
+        execFileSync('mount', ['-o', 'remount,size=64m', mountPoint]);
+        expect((await buildOnce(sourceDir, smallOut)).code).toBe(0);
+        expect(await snapshot(smallOut)).toEqual(smallBefore);
+      },
+    );
+
+    it.skipIf(!isRoot)(
+      'a read-only output folder: refused before printing, output as it was',
+      {
+        timeout: 600_000,
+      },
+      async () => {
+        execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
+        try {
+          for (let round = 0; round < repetitions; round++) {
+            const build = await startBuild(['--source', sourceDir, '--out', smallOut]);
+            const code = await build.done;
+            expect(code).toBe(3);
+            expect(build.stderr()).toMatch(/lock: Cannot (write beside|replace) the output folder/);
+            expect(await snapshot(smallOut)).toEqual(smallBefore);
+            await noChromiumLeft(build.tmp);
+          }
+        } finally {
+          execFileSync('mount', ['-o', 'remount,rw', mountPoint]);
+        }
+        expect((await buildOnce(sourceDir, smallOut)).code).toBe(0);
+        expect(await snapshot(smallOut)).toEqual(smallBefore);
+      },
+    );
+  });
+});
