@@ -3,7 +3,8 @@
  *
  * remark-parse → remark-gfm → (raw HTML reported) → remark-rehype → Unpacked Q&A → links and images →
  * ids → rehype-sanitize (always the last tree step) → rehype-stringify. The processor is frozen once;
- * what differs per briefing travels on the file.
+ * what differs per briefing travels on the file. The XHTML is the same tree with the EPUB's semantics
+ * added to a copy (`epubSemantics`), so both say the same text.
  */
 import type { Root as HastRoot } from 'hast';
 import { toString as hastToString } from 'hast-util-to-string';
@@ -19,6 +20,7 @@ import { unified } from 'unified';
 import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
 import { toXml } from 'xast-util-to-xml';
+import { epubSemantics } from './lib/markdown/epub-semantics.ts';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
@@ -60,7 +62,7 @@ export async function convertBriefing(file: VFile, sourceDir: string): Promise<v
   const blocks = collectBlocks(mdast);
   const hast = (await processor.run(mdast, body)) as HastRoot;
   const html = processor.stringify(hast, body);
-  const xhtml = toXhtmlFragment(hast);
+  const xhtml = toXhtmlFragment(epubSemantics(hast));
   file.messages.push(...body.messages);
 
   const content: Content = {

@@ -60,6 +60,7 @@ function ensureTestTools() {
     ['pdffonts', 'poppler-utils'],
     ['pdftoppm', 'poppler-utils'],
     ['qpdf', 'qpdf'],
+    ['epubcheck', 'epubcheck'],
   ];
   const missing = [...new Set(needed.filter(([tool]) => !onPath(tool)).map(([, pkg]) => pkg))];
   if (missing.length > 0) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { VFile } from 'vfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { convertBriefing } from '../pipeline/03-convert-markdown.ts';
-import { temporaryFolder } from './helpers.ts';
+import { squash, temporaryFolder } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
 beforeEach(async () => {
@@ -150,14 +150,56 @@ describe('convertBriefing', () => {
   });
 
   it('writes a well-formed XHTML twin of the body', async () => {
-    const file = await convert('A<br>line  \nbreak and a rule:\n\n---\n\n- [x] done\n- [ ] to do\n');
+    const file = await convert('A<br>line  \nbreak and a rule:\n\n---\n\nEnd.\n');
     const xhtml = file.data.content?.xhtml ?? '';
     expect(xhtml).toContain('<br />');
     expect(xhtml).not.toContain('xmlns');
     expect(xhtml).toContain('<hr />');
-    expect(xhtml).toMatch(
-      /<input type="checkbox" checked="" disabled="" \/>|<input type="checkbox" disabled="" checked="" \/>/,
+  });
+
+  it('says the same text in the XHTML as in the HTML', async () => {
+    const file = await convert(
+      'A note[^1] and a table:\n\n| a | b |\n|:-|-:|\n| 1 | 2 |\n\n- [x] done\n- [ ] to do\n\n## Unpacked\n\n### Why?\n\nBecause.[^2]\n\n[^1]: One.\n[^2]: Two.\n',
     );
+    const text = (markup: string) => squash(markup.replace(/<[^>]+>/g, ' '));
+    expect(text(file.data.content?.xhtml ?? '')).toBe(text(file.data.content?.html ?? ''));
+  });
+
+  it('marks notes up as EPUB notes in the XHTML only', async () => {
+    const file = await convert('A claim.[^1]\n\n[^1]: The note.\n');
+    const xhtml = file.data.content?.xhtml ?? '';
+    expect(xhtml).toMatch(/<a href="#c-sample-fn-1" [^>]*epub:type="noteref" role="doc-noteref">1<\/a>/);
+    expect(xhtml).toMatch(/<section [^>]*epub:type="endnotes" role="doc-endnotes">/);
+    expect(xhtml).toContain('<li id="c-sample-fn-1" epub:type="endnote">');
+    expect(xhtml).toMatch(/<a href="#c-sample-fnref-1" [^>]*role="doc-backlink">/);
+    expect(file.data.content?.html).not.toMatch(/epub:type|role="doc-/);
+  });
+
+  it('keeps the notes out of the last answer of the Unpacked section in the XHTML', async () => {
+    const file = await convert('## Unpacked\n\n### Why?\n\nBecause.[^1]\n\n[^1]: The note.\n');
+    const xhtml = file.data.content?.xhtml ?? '';
+    expect(xhtml).toContain('<section class="unpacked" epub:type="qna">');
+    expect(xhtml).toMatch(/<\/div><\/section><\/section><section data-footnotes=""/);
+    expect(xhtml.trimEnd().endsWith('</section>')).toBe(true);
+  });
+
+  it('carries the alignment of table columns as classes in the XHTML, which has no `align`', async () => {
+    const file = await convert('| a | b | c |\n|:-|-:|:-:|\n| 1 | 2 | 3 |\n');
+    const xhtml = file.data.content?.xhtml ?? '';
+    expect(xhtml).not.toContain('align=');
+    expect(xhtml).toContain('<td class="align-left">1</td>');
+    expect(xhtml).toContain('<td class="align-right">2</td>');
+    expect(xhtml).toContain('<td class="align-center">3</td>');
+    expect(file.data.content?.html).toContain('<td align="right">2</td>');
+  });
+
+  it('turns task-list checkboxes into marks with an accessible name in the XHTML', async () => {
+    const file = await convert('- [x] done\n- [ ] to do\n');
+    const xhtml = file.data.content?.xhtml ?? '';
+    expect(xhtml).not.toContain('<input');
+    expect(xhtml).toContain('<span class="task-mark task-done" role="img" aria-label="Done" /> done');
+    expect(xhtml).toContain('<span class="task-mark task-open" role="img" aria-label="Not done" /> to do');
+    expect(file.data.content?.html).toContain('<input type="checkbox" checked disabled>');
   });
 
   it('collects the text of every block for the content-loss check, split at footnote marks', async () => {

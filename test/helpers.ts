@@ -1,8 +1,10 @@
 /**
  * Test helpers: source folders written to a temporary folder, the real CLI as a child process, and
- * the real PDF tools (poppler's pdftotext, pdfinfo, pdffonts; qpdf) to read artifacts as a reader would.
+ * the real tools (poppler's pdftotext, pdfinfo, pdffonts; qpdf; epubcheck) to read artifacts as a
+ * reader would.
  */
 import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -156,4 +158,78 @@ export function squash(text: string): string {
 /** Reads a file as JSON. */
 export async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await readFile(file, 'utf8')) as T;
+}
+
+/** One message of an epubcheck report. */
+export interface EpubcheckMessage {
+  ID: string;
+  severity: 'FATAL' | 'ERROR' | 'WARNING' | 'USAGE' | 'INFO';
+  message: string;
+  locations: Array<{ path: string; line: number; column: number }>;
+}
+
+/** What epubcheck says about an EPUB (its `--json` report, with the exit code and stderr). */
+export interface EpubcheckReport {
+  exitCode: number;
+  stderr: string;
+  checker: { nFatal: number; nError: number; nWarning: number; nUsage: number };
+  publication: { nSpines: number };
+  messages: EpubcheckMessage[];
+}
+
+function onPath(name: string): string | undefined {
+  for (const folder of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(folder, name);
+    if (folder && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isJar(file: string): boolean {
+  const descriptor = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    readSync(descriptor, head, 0, 2, 0);
+    return head.toString('latin1') === 'PK';
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/**
+ * Runs epubcheck on an EPUB and returns its JSON report. Debian's `/usr/bin/epubcheck` is the jar
+ * itself, run through binfmt_misc where the kernel has it; containers often do not, so a jar is run
+ * with `java -jar`.
+ */
+export async function epubcheck(file: string): Promise<EpubcheckReport> {
+  const executable = onPath('epubcheck');
+  if (!executable) throw new Error('epubcheck is not installed: sudo apt-get install -y epubcheck');
+  const folder = await temporaryFolder('briefing-pack-epubcheck-');
+  try {
+    const reportFile = path.join(folder.dir, 'report.json');
+    const [command, args] = isJar(executable)
+      ? ['java', ['-jar', executable, file, '--json', reportFile]]
+      : [executable, [file, '--json', reportFile]];
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+      execFile(command, args, { maxBuffer: 64 << 20 }, (error, _stdout, stderrText) => {
+        if (error && typeof error.code !== 'number') reject(error);
+        else resolve({ code: error ? Number(error.code) : 0, stderr: String(stderrText) });
+      });
+    });
+    if (!existsSync(reportFile)) throw new Error(`epubcheck wrote no report (exit ${code}): ${stderr}`);
+    const report = await readJson<Omit<EpubcheckReport, 'exitCode' | 'stderr'>>(reportFile);
+    return { ...report, exitCode: code, stderr };
+  } finally {
+    await folder.remove();
+  }
+}
+
+/** An epubcheck message on one line: severity, id, the first locations and the text. */
+export function formatEpubcheckMessage(message: EpubcheckMessage): string {
+  const where = message.locations
+    .slice(0, 3)
+    .map((location) => `${location.path}:${location.line}:${location.column}`)
+    .join(', ');
+  const more = message.locations.length > 3 ? ` (+${message.locations.length - 3} more)` : '';
+  return `${message.severity} ${message.ID} ${where}${more}: ${message.message}`;
 }
