@@ -69,13 +69,7 @@ export function rehypeResources() {
         });
         continue;
       }
-      let reference: string;
-      try {
-        reference = decodeURIComponent(url.path.replace(/[?#].*$/, ''));
-      } catch {
-        reference = url.path;
-      }
-      const loaded = await loadImage(sourceDir, file.path, reference);
+      const loaded = await loadImage(sourceDir, file.path, url.path);
       if ('problem' in loaded) {
         error(file, `Unexpected image \`${shown(src)}\`: ${loaded.problem.reason}`, {
           ruleId: loaded.problem.ruleId,
