@@ -25,6 +25,7 @@ import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
 import { remarkRawHtml } from './lib/markdown/remark-raw-html.ts';
 import { sanitizeSchema } from './lib/markdown/sanitize-schema.ts';
 import type { BuildFiles, Content, Heading } from './lib/model.ts';
+import type { RemoteImages } from './lib/remote-images.ts';
 
 /** The one Markdown processor of the process. */
 const processor = unified()
@@ -39,14 +40,24 @@ const processor = unified()
   .use(rehypeStringify)
   .freeze();
 
+/** Options of {@link convertMarkdown}. */
+export interface ConvertOptions {
+  /** The build's fetcher of remote images; without it (the default) a remote image is an error. */
+  remoteImages?: RemoteImages | undefined;
+}
+
 /** Converts every briefing body; attaches `content` to each briefing file. */
-export async function convertMarkdown(files: BuildFiles): Promise<BuildFiles> {
-  await Promise.all(files.briefings.map((file) => convertBriefing(file, files.sourceDir)));
+export async function convertMarkdown(files: BuildFiles, options: ConvertOptions = {}): Promise<BuildFiles> {
+  await Promise.all(files.briefings.map((file) => convertBriefing(file, files.sourceDir, options)));
   return files;
 }
 
 /** Converts one briefing file that passed validation. */
-export async function convertBriefing(file: VFile, sourceDir: string): Promise<void> {
+export async function convertBriefing(
+  file: VFile,
+  sourceDir: string,
+  options: ConvertOptions = {},
+): Promise<void> {
   const { briefing, bodyStart } = file.data;
   if (!briefing || !bodyStart) return;
   const text = String(file.value);
@@ -54,7 +65,7 @@ export async function convertBriefing(file: VFile, sourceDir: string): Promise<v
   const body = new VFile({
     path: file.path,
     value: '\n'.repeat(bodyStart.line - 1) + text.slice(bodyStart.offset),
-    data: { briefing, sourceDir },
+    data: { briefing, sourceDir, ...(options.remoteImages ? { remoteImages: options.remoteImages } : {}) },
   });
   const mdast = processor.parse(body);
   const blocks = collectBlocks(mdast);

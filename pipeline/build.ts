@@ -15,6 +15,7 @@ import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } f
 import { countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
+import { RemoteImages } from './lib/remote-images.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildOptions {
@@ -25,6 +26,8 @@ export interface BuildOptions {
   browser?: string | undefined;
   browserEndpoint?: string | undefined;
   concurrency?: number | undefined;
+  /** Fetch remote images (off by default): once each, by the pipeline, from public addresses only. */
+  allowRemoteImages?: boolean | undefined;
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -73,7 +76,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
     files = await stage('validate', () => validateSource(files));
-    files = await stage('convert', () => convertMarkdown(files));
+    const remoteImages = options.allowRemoteImages ? new RemoteImages() : undefined;
+    files = await stage('convert', () => convertMarkdown(files, { remoteImages }));
     stopOnSourceErrors();
     const epoch = epochFor(files.pack.data.pack?.date);
     files = await stage('templates', () => applyTemplates(files));

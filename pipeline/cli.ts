@@ -25,6 +25,8 @@ Options:
   --browser PATH           the Chrome or Chromium to print with
   --browser-endpoint URL   print on an existing browser (ws://…) instead of launching one
   --concurrency N          pages printed at once (default: the number of cores)
+  --allow-remote-images    fetch images given as web addresses (off by default): once, by the
+                           pipeline, from public addresses only, checked like local images
   --help, --version`;
 
 const commands = ['build', 'check'] as const;
@@ -41,6 +43,7 @@ export interface CliArguments {
   browser: string | undefined;
   browserEndpoint: string | undefined;
   concurrency: number | undefined;
+  allowRemoteImages: boolean;
 }
 
 /** Parses the arguments after the script name; throws `UsageError` on anything unexpected. */
@@ -60,6 +63,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
         browser: { type: 'string' },
         'browser-endpoint': { type: 'string' },
         concurrency: { type: 'string' },
+        'allow-remote-images': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -103,6 +107,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
     browser: typeof values.browser === 'string' ? values.browser : undefined,
     browserEndpoint: typeof endpoint === 'string' ? endpoint : undefined,
     concurrency,
+    allowRemoteImages: values['allow-remote-images'] === true,
   };
 }
 
@@ -131,6 +136,7 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue> {
     browser: args.browser,
     browserEndpoint: args.browserEndpoint,
     concurrency: args.concurrency,
+    allowRemoteImages: args.allowRemoteImages,
     log: (line) => {
       if (verbose || (!quiet && line.startsWith('Running as root'))) process.stderr.write(`${line}\n`);
     },
