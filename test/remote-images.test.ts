@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { VFile } from 'vfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convertBriefing } from '../pipeline/03-convert-markdown.ts';
 import { addressProblem, RemoteImages } from '../pipeline/lib/remote-images.ts';
 
 const png = Buffer.from(
@@ -157,6 +159,31 @@ describe('RemoteImages', () => {
       });
       expect(second).toBe(first);
       expect(hits.length - before).toBe(1);
+    });
+
+    it('inlines a fetched image as an asset of the briefing, so the browser never fetches it', async () => {
+      const header = '---\ntitle: T\n---\n';
+      const file = new VFile({
+        path: '/source/briefings/one.md',
+        value: `${header}![A map](http://127.0.0.1:${port}/map.png)\n`,
+      });
+      file.data.briefing = {
+        id: 'one',
+        title: 'T',
+        date: '2025-07-13',
+        summary: 'S',
+        keyPoints: [],
+        tags: [],
+        regions: [],
+        authors: [],
+        sources: [],
+      };
+      file.data.bodyStart = { line: 4, offset: header.length };
+      await convertBriefing(file, '/source', { remoteImages: images() });
+      const asset = file.data.content?.assets[0];
+      expect(file.messages).toEqual([]);
+      expect(asset?.mediaType).toBe('image/png');
+      expect(file.data.content?.html).toContain(`<img src="${asset?.href}" alt="A map">`);
     });
 
     it('checks every redirect again', async () => {
