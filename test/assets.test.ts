@@ -78,6 +78,13 @@ describe('checkImageBytes', () => {
     expect('asset' in checked && checked.asset.href).toMatch(/^assets\/[0-9a-f]{20}\.png$/);
   });
 
+  it('refuses an SVG with text, which the browser would set in a system font', () => {
+    expect(checkImageBytes(Buffer.from(svg('<text x="0" y="10">Label</text>')))).toMatchObject({
+      problem: { ruleId: 'svg-text' },
+    });
+    expect('asset' in checkImageBytes(Buffer.from(svg('<rect width="1" height="1"/>')))).toBe(true);
+  });
+
   it('refuses a raster image that would decompress into too many pixels', () => {
     const bomb = Buffer.from(png);
     bomb.writeUInt32BE(50_000, 16);

@@ -42,6 +42,7 @@ describe('classifyUrl', () => {
   it('keeps web and e-mail addresses, normalised as a browser reads them', () => {
     expect(classifyUrl('HTTPS://Example.org/a b')).toEqual({ kind: 'web', url: 'https://example.org/a%20b' });
     expect(classifyUrl('http://2130706433/')).toEqual({ kind: 'web', url: 'http://127.0.0.1/' });
+    expect(classifyUrl('https://%5B::1%5D:8080/x')).toEqual({ kind: 'web', url: 'https://[::1]:8080/x' });
     expect(classifyUrl('mailto:desk@example.org')).toEqual({
       kind: 'mailto',
       url: 'mailto:desk@example.org',

@@ -38,7 +38,12 @@ export function sniffImageType(bytes: Uint8Array): string | undefined {
   const head = Buffer.from(bytes.subarray(0, 4096))
     .toString('utf8')
     .replace(/^\uFEFF/, '');
-  if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]/i.test(head))
+  // A document type may carry an internal subset (`[…]`); svgProblem refuses it, with the reason.
+  if (
+    /^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!DOCTYPE svg[^>[]*(\[[\s\S]*?\])?\s*>\s*)?<svg[\s>]/i.test(
+      head,
+    )
+  )
     return 'image/svg+xml';
   return undefined;
 }
@@ -238,8 +243,18 @@ export function checkImageBytes(bytes: Uint8Array): { asset: Asset } | { problem
     };
   }
   if (mediaType === 'image/svg+xml') {
-    const unsafe = svgProblem(Buffer.from(bytes).toString('utf8'));
+    const text = Buffer.from(bytes).toString('utf8');
+    const unsafe = svgProblem(text);
     if (unsafe) return { problem: { reason: `the SVG is unsafe: ${unsafe}`, ruleId: 'unsafe-svg' } };
+    // An SVG image cannot use the document's fonts: its text would be set in a system font.
+    if (/<(?:[\w.-]+:)?text[\s>/]/i.test(text))
+      return {
+        problem: {
+          reason:
+            'the SVG has text, which a browser draws in a system font, not the bundled ones; convert the text to outlines (paths) in the drawing program',
+          ruleId: 'svg-text',
+        },
+      };
   } else {
     const size = rasterSize(bytes, mediaType);
     if (!size) {

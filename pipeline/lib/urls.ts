@@ -56,7 +56,8 @@ export function classifyUrl(raw: string): UrlKind {
   if (/^[a-z]$/.test(scheme)) return { kind: 'refused', why: 'a Windows drive path' };
   if (scheme === 'http' || scheme === 'https') {
     try {
-      const url = new URL(value);
+      // remark-rehype percent-encodes the brackets of an IPv6 host; a URL parser needs them back.
+      const url = new URL(value.replace(/^(https?:\/\/)%5B([0-9a-f:.]+)%5D/i, '$1[$2]'));
       if (url.username || url.password)
         return { kind: 'refused', why: 'a web address with a user name or password' };
       return { kind: 'web', url: url.href };
