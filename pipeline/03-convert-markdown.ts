@@ -1,7 +1,7 @@
 /**
  * Stage 3: convert each briefing's Markdown body to HTML (for print) and XHTML (for the EPUB).
  *
- * remark-parse → remark-gfm → (raw HTML reported) → remark-rehype → Unpacked Q&A → links and images →
+ * remark-parse → remark-gfm (in a worker, within a time and depth budget) → (raw HTML reported) → remark-rehype → Unpacked Q&A → links and images →
  * ids → rehype-sanitize (always the last tree step) → rehype-stringify. The processor is frozen once;
  * what differs per briefing travels on the file.
  */
@@ -19,11 +19,13 @@ import { unified } from 'unified';
 import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
 import { toXml } from 'xast-util-to-xml';
+import { parseMarkdown } from './lib/markdown/parse-markdown.ts';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
 import { remarkRawHtml } from './lib/markdown/remark-raw-html.ts';
 import { sanitizeSchema } from './lib/markdown/sanitize-schema.ts';
+import { error } from './lib/messages.ts';
 import type { BuildFiles, Content, Heading } from './lib/model.ts';
 import type { RemoteImages } from './lib/remote-images.ts';
 
@@ -67,7 +69,14 @@ export async function convertBriefing(
     value: '\n'.repeat(bodyStart.line - 1) + text.slice(bodyStart.offset),
     data: { briefing, sourceDir, ...(options.remoteImages ? { remoteImages: options.remoteImages } : {}) },
   });
-  const mdast = processor.parse(body);
+  // Parsed apart, within a time, memory and depth budget: see parse-markdown.ts.
+  const parsed = await parseMarkdown(String(body.value));
+  if ('problem' in parsed) {
+    const { reason, ruleId, place } = parsed.problem;
+    error(file, reason, { ruleId, place: place ?? { line: bodyStart.line, column: 1 } });
+    return;
+  }
+  const mdast = parsed.tree;
   const blocks = collectBlocks(mdast);
   const hast = (await processor.run(mdast, body)) as HastRoot;
   const html = processor.stringify(hast, body);
