@@ -20,7 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../pipeline/lib/project.ts';
-import { type CliRun, runCli, temporaryFolder } from '../helpers.ts';
+import { type CliRun, pdfText, runCli, squash, temporaryFolder } from '../helpers.ts';
 import { type Canary, filesLeakingToken, listFiles, startCanary } from './canary.ts';
 
 const corpusDir = path.join(projectRoot, 'test', 'security', 'corpus');
@@ -295,6 +295,17 @@ describe('inputs that render safely, built together', () => {
     expect(nav).toContain(
       '<title>{{ 7 | times: 7 }} {% include &#34;/etc/passwd&#34; %} &lt;/title&gt;&lt;script&gt;',
     );
+  });
+
+  it('prints template syntax from every source field as text, never evaluated', async () => {
+    const fields = squash(
+      await pdfText(path.join(result.outDir, 'briefings', 'template-injection-front-matter.pdf')),
+    );
+    expect(fields).toContain('{{ 7 | times: 7 }} {% include "/etc/passwd" %}');
+    expect(fields).toContain('{% raw %}{{ body | raw }}{% endraw %}');
+    const body = squash(await pdfText(path.join(result.outDir, 'briefings', 'template-injection-body.pdf')));
+    expect(body).toContain('{{ 7 | times: 7 }}');
+    expect(body).toContain('<%= process.exit(1) %>');
   });
 
   it.each(cases.render.map((entry) => [entry.name, entry] as const))('%s', async (name, entry) => {
