@@ -32,27 +32,52 @@ interface Request {
   resolve: (result: { tree: Root } | { problem: ParseProblem }) => void;
 }
 
+/** A parsing worker and whether it has loaded the parser (its `ready` message). */
+interface ParserWorker {
+  thread: Worker;
+  ready: Promise<boolean>;
+}
+
 const queue: Request[] = [];
-let worker: Worker | undefined;
+let worker: ParserWorker | undefined;
 let busy = false;
 
-function startWorker(): Worker {
-  const started = new Worker(new URL('./parse-worker.mjs', import.meta.url), {
+function startWorker(): ParserWorker {
+  const thread = new Worker(new URL('./parse-worker.mjs', import.meta.url), {
     workerData: { maxDepth: maxMarkdownDepth },
     resourceLimits: { maxOldGenerationSizeMb: workerHeapMebibytes, stackSizeMb: 8 },
   });
   // An idle worker must not keep the process alive.
-  started.unref();
-  return started;
+  thread.unref();
+  const ready = new Promise<boolean>((resolve) => {
+    thread.once('message', () => resolve(true));
+    thread.once('error', () => resolve(false));
+    thread.once('exit', () => resolve(false));
+  });
+  return { thread, ready };
 }
 
-function next(): void {
+async function next(): Promise<void> {
   if (busy) return;
   const request = queue.shift();
   if (!request) return;
   busy = true;
-  const current = worker ?? startWorker();
-  worker = current;
+  const started = worker ?? startWorker();
+  worker = started;
+  // Held while it works; loading the parser can take a while on a busy machine and does not count
+  // against the body's budget.
+  started.thread.ref();
+  const ready = await started.ready;
+  const current = started.thread;
+  if (!ready) {
+    worker = undefined;
+    busy = false;
+    request.resolve({
+      problem: { reason: 'Unexpected failure to start the Markdown parser', ruleId: 'markdown-too-complex' },
+    });
+    void next();
+    return;
+  }
   let settled = false;
   const finish = (result: { tree: Root } | { problem: ParseProblem }, replaceWorker: boolean) => {
     if (settled) return;
@@ -61,13 +86,14 @@ function next(): void {
     current.off('message', onMessage);
     current.off('error', onError);
     current.off('exit', onExit);
+    current.unref();
     if (replaceWorker) {
       void current.terminate();
-      if (worker === current) worker = undefined;
+      if (worker === started) worker = undefined;
     }
     busy = false;
     request.resolve(result);
-    next();
+    void next();
   };
   const tooComplex = (why: string): { problem: ParseProblem } => ({
     problem: {
@@ -116,6 +142,6 @@ function next(): void {
 export function parseMarkdown(text: string): Promise<{ tree: Root } | { problem: ParseProblem }> {
   return new Promise((resolve) => {
     queue.push({ text, resolve });
-    next();
+    void next();
   });
 }

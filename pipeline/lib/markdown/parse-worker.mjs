@@ -24,6 +24,9 @@ function deepest(tree) {
   return best;
 }
 
+// The budget of a body starts when the worker is ready, not while it loads the parser.
+parentPort.postMessage({ ready: true });
+
 parentPort.on('message', ({ text }) => {
   try {
     const tree = processor.parse(text);
