@@ -1,9 +1,9 @@
 /**
  * Stage 3: convert each briefing's Markdown body to HTML (for print) and XHTML (for the EPUB).
  *
- * remark-parse → remark-gfm (in a worker, within a time and depth budget) → (raw HTML reported) → remark-rehype → Unpacked Q&A → links and images →
- * ids → rehype-sanitize (always the last tree step) → rehype-stringify. The processor is frozen once;
- * what differs per briefing travels on the file.
+ * remark-parse → remark-gfm (in a worker, within a time and depth budget) → (raw HTML reported) →
+ * remark-rehype → Unpacked Q&A → links and images → ids → rehype-sanitize (always the last tree step)
+ * → rehype-stringify. The processor is frozen once; what differs per briefing travels on the file.
  */
 import type { Root as HastRoot } from 'hast';
 import { toString as hastToString } from 'hast-util-to-string';

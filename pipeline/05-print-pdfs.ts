@@ -116,7 +116,10 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
  */
 function reportBlockedRequest(files: BuildFiles, document: VFile, url: string): void {
   const briefingId = document.data.document?.briefingId;
-  const source = files.briefings.find((file) => file.data.briefing?.id === briefingId) ?? files.pack;
+  const source =
+    (briefingId === undefined
+      ? undefined
+      : files.briefings.find((file) => file.data.briefing?.id === briefingId)) ?? files.pack;
   const shown = url.length > 80 ? `${url.slice(0, 79)}…` : url;
   const reason = `Unexpected request for \`${shown}\` while printing \`${document.path}\`, expected only the build's own files; it was refused and left out`;
   if (source.messages.some((message) => message.reason === reason)) return;
