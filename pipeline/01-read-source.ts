@@ -45,6 +45,15 @@ async function resolveSourceDir(sourceDir: string): Promise<string> {
 }
 
 async function listBriefingNames(briefingsDir: string, pack: VFile): Promise<string[]> {
+  // A linked `briefings` folder would let the build read Markdown from anywhere on the machine.
+  if ((await lstat(briefingsDir).catch(() => undefined))?.isSymbolicLink()) {
+    error(
+      pack,
+      'Unexpected `briefings` folder that is a symbolic link, expected a real folder inside the source folder; copy the briefings into it',
+      { ruleId: 'not-a-file' },
+    );
+    return [];
+  }
   const entries = await readdir(briefingsDir, { withFileTypes: true }).catch(() => undefined);
   if (!entries) {
     if (pack.messages.length === 0) {

@@ -1,10 +1,11 @@
 /**
  * Stage 3: convert each briefing's Markdown body to HTML (for print) and XHTML (for the EPUB).
  *
- * remark-parse → remark-gfm → (raw HTML reported) → remark-rehype → Unpacked Q&A → links and images →
- * ids → rehype-sanitize (always the last tree step) → rehype-stringify. The processor is frozen once;
- * what differs per briefing travels on the file. The XHTML is the same tree with the EPUB's semantics
- * added to a copy (`epubSemantics`), so both say the same text.
+ * remark-parse → remark-gfm (in a worker, within a time and depth budget) → (raw HTML reported) →
+ * remark-rehype → Unpacked Q&A → links and images → ids → rehype-sanitize (always the last tree step)
+ * → rehype-stringify. The processor is frozen once; what differs per briefing travels on the file.
+ * The XHTML is the same tree with the EPUB's semantics added to a copy (`epubSemantics`), so both say
+ * the same text.
  */
 import type { Root as HastRoot } from 'hast';
 import { toString as hastToString } from 'hast-util-to-string';
@@ -21,12 +22,15 @@ import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
 import { toXml } from 'xast-util-to-xml';
 import { epubSemantics } from './lib/markdown/epub-semantics.ts';
+import { parseMarkdown } from './lib/markdown/parse-markdown.ts';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
 import { remarkRawHtml } from './lib/markdown/remark-raw-html.ts';
 import { sanitizeSchema } from './lib/markdown/sanitize-schema.ts';
+import { error } from './lib/messages.ts';
 import type { BuildFiles, Content, Heading, TextBlock } from './lib/model.ts';
+import type { RemoteImages } from './lib/remote-images.ts';
 
 /** The one Markdown processor of the process. */
 const processor = unified()
@@ -41,14 +45,24 @@ const processor = unified()
   .use(rehypeStringify)
   .freeze();
 
+/** Options of {@link convertMarkdown}. */
+export interface ConvertOptions {
+  /** The build's fetcher of remote images; without it (the default) a remote image is an error. */
+  remoteImages?: RemoteImages | undefined;
+}
+
 /** Converts every briefing body; attaches `content` to each briefing file. */
-export async function convertMarkdown(files: BuildFiles): Promise<BuildFiles> {
-  await Promise.all(files.briefings.map((file) => convertBriefing(file, files.sourceDir)));
+export async function convertMarkdown(files: BuildFiles, options: ConvertOptions = {}): Promise<BuildFiles> {
+  await Promise.all(files.briefings.map((file) => convertBriefing(file, files.sourceDir, options)));
   return files;
 }
 
 /** Converts one briefing file that passed validation. */
-export async function convertBriefing(file: VFile, sourceDir: string): Promise<void> {
+export async function convertBriefing(
+  file: VFile,
+  sourceDir: string,
+  options: ConvertOptions = {},
+): Promise<void> {
   const { briefing, bodyStart } = file.data;
   if (!briefing || !bodyStart) return;
   const text = String(file.value);
@@ -56,9 +70,16 @@ export async function convertBriefing(file: VFile, sourceDir: string): Promise<v
   const body = new VFile({
     path: file.path,
     value: '\n'.repeat(bodyStart.line - 1) + text.slice(bodyStart.offset),
-    data: { briefing, sourceDir },
+    data: { briefing, sourceDir, ...(options.remoteImages ? { remoteImages: options.remoteImages } : {}) },
   });
-  const mdast = processor.parse(body);
+  // Parsed apart, within a time, memory and depth budget: see parse-markdown.ts.
+  const parsed = await parseMarkdown(String(body.value));
+  if ('problem' in parsed) {
+    const { reason, ruleId, place } = parsed.problem;
+    error(file, reason, { ruleId, place: place ?? { line: bodyStart.line, column: 1 } });
+    return;
+  }
+  const mdast = parsed.tree;
   const blocks = collectBlocks(mdast);
   const hast = (await processor.run(mdast, body)) as HastRoot;
   const html = processor.stringify(hast, body);

@@ -20,7 +20,7 @@ import {
 } from './lib/browser-pool.ts';
 import { SourceErrors, StageError } from './lib/errors.ts';
 import { facesForText, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
-import { error } from './lib/messages.ts';
+import { error, warning } from './lib/messages.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
 import { loadPdf, namedDestinationPages } from './lib/pdf-read.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
@@ -96,7 +96,7 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
               if (path === 'page.css') return { contentType: 'text/css', body: document.data.pageCss ?? '' };
               return shared(path);
             },
-            onBlocked: (url) => options.log(`Blocked a request from ${document.path}: ${url}`),
+            onBlocked: (url) => reportBlockedRequest(files, document, url),
           });
           try {
             setPhase('fonts');
@@ -127,6 +127,23 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
     }
   });
   return { ...files, outputs: [...files.outputs, ...pdfs] };
+}
+
+/**
+ * Reports a request a page made for something outside the build's files. It was refused, so the
+ * artifact is safe, but the author should hear of it: on the briefing whose document asked, or on
+ * `pack.yaml` for the pack and the brief. Each address is reported once per source file.
+ */
+function reportBlockedRequest(files: BuildFiles, document: VFile, url: string): void {
+  const briefingId = document.data.document?.briefingId;
+  const source =
+    (briefingId === undefined
+      ? undefined
+      : files.briefings.find((file) => file.data.briefing?.id === briefingId)) ?? files.pack;
+  const shown = url.length > 80 ? `${url.slice(0, 79)}…` : url;
+  const reason = `Unexpected request for \`${shown}\` while printing \`${document.path}\`, expected only the build's own files; it was refused and left out`;
+  if (source.messages.some((message) => message.reason === reason)) return;
+  warning(source, reason, { ruleId: 'blocked-request' });
 }
 
 /** Prints the pack, writes each briefing's real page into the contents, and prints again until it holds. */

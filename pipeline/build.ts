@@ -16,6 +16,7 @@ import { checkFontCoverage } from './lib/font-coverage.ts';
 import { countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
+import { RemoteImages } from './lib/remote-images.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildOptions {
@@ -28,6 +29,8 @@ export interface BuildOptions {
   concurrency?: number | undefined;
   /** Time budget of a document in the browser, in milliseconds (large documents get more). */
   timeoutMs?: number | undefined;
+  /** Fetch remote images (off by default): once each, by the pipeline, from public addresses only. */
+  allowRemoteImages?: boolean | undefined;
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -84,7 +87,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
     files = await stage('validate', () => validateSource(files));
-    files = await stage('convert', () => convertMarkdown(files));
+    const remoteImages = options.allowRemoteImages ? new RemoteImages() : undefined;
+    files = await stage('convert', () => convertMarkdown(files, { remoteImages }));
     checkFontCoverage(files);
     stopOnSourceErrors();
     const epoch = epochFor(files.pack.data.pack?.date);

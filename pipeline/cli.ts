@@ -26,6 +26,8 @@ Options:
   --browser-endpoint URL   print on an existing browser (ws://…) instead of launching one
   --concurrency N          pages printed at once (default: the number of cores)
   --timeout SECONDS        time budget of a document in the browser (default 60; large documents get more)
+  --allow-remote-images    fetch images given as web addresses (off by default): once, by the
+                           pipeline, from public addresses only, checked like local images
   --help, --version`;
 
 const commands = ['build', 'check'] as const;
@@ -43,6 +45,7 @@ export interface CliArguments {
   browserEndpoint: string | undefined;
   concurrency: number | undefined;
   timeoutMs: number | undefined;
+  allowRemoteImages: boolean;
 }
 
 /** Parses the arguments after the script name; throws `UsageError` on anything unexpected. */
@@ -63,6 +66,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
         'browser-endpoint': { type: 'string' },
         concurrency: { type: 'string' },
         timeout: { type: 'string' },
+        'allow-remote-images': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -116,6 +120,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
     browserEndpoint: typeof endpoint === 'string' ? endpoint : undefined,
     concurrency,
     timeoutMs,
+    allowRemoteImages: values['allow-remote-images'] === true,
   };
 }
 
@@ -156,6 +161,7 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     browser: args.browser,
     browserEndpoint: args.browserEndpoint,
     concurrency: args.concurrency,
+    allowRemoteImages: args.allowRemoteImages,
     log: (line) => {
       if (verbose || (!quiet && line.startsWith('Running as root'))) process.stderr.write(`${line}\n`);
     },

@@ -1,5 +1,8 @@
+import { VFile } from 'vfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { printPdfs } from '../pipeline/05-print-pdfs.ts';
 import { type BrowserSession, loadDocument, openBrowser } from '../pipeline/lib/browser.ts';
+import { BrowserPool } from '../pipeline/lib/browser-pool.ts';
 import { loadPdf, namedDestinationPages } from '../pipeline/lib/pdf-read.ts';
 
 let session: BrowserSession;
@@ -77,5 +80,40 @@ describe('printing a document', () => {
     const bytes = await loaded.print();
     await loaded.close();
     expect(Object.fromEntries(namedDestinationPages(await loadPdf(bytes)))).toEqual({ one: 1, two: 2 });
+  });
+
+  it('reports a refused request as a warning on the briefing whose document asked', async () => {
+    const pack = new VFile({ path: '/source/pack.yaml', value: '' });
+    const briefing = new VFile({ path: '/source/briefings/one.md', value: '' });
+    briefing.data.briefing = {
+      id: 'one',
+      title: 'One',
+      date: '2025-07-13',
+      summary: 'S',
+      keyPoints: [],
+      tags: [],
+      regions: [],
+      authors: [],
+      sources: [],
+    };
+    const document = new VFile({
+      path: 'briefings/one.html',
+      value: page(
+        '<p>text</p><img src="not-a-build-file.png" alt=""><img src="not-a-build-file.png" alt="">',
+      ),
+      data: { document: { target: 'briefing', briefingId: 'one' }, pageCss: '' },
+    });
+    const files = { sourceDir: '/source', pack, briefings: [briefing], documents: [document], outputs: [] };
+    const pool = new BrowserPool(async () => session);
+    const printed = await printPdfs(files, { pool, concurrency: 1, log: () => undefined });
+    expect(printed.outputs.map((output) => output.path)).toEqual(['briefings/one.pdf']);
+    expect(briefing.messages.map((message) => [message.ruleId, message.fatal, message.reason])).toEqual([
+      [
+        'blocked-request',
+        false,
+        "Unexpected request for `https://briefing-pack.invalid/not-a-build-file.png` while printing `briefings/one.html`, expected only the build's own files; it was refused and left out",
+      ],
+    ]);
+    expect(pack.messages).toEqual([]);
   });
 });

@@ -79,6 +79,8 @@ export const quietBrowserArgs = [
   '--disable-gpu',
   '--disable-quic',
   '--dns-prefetch-disable',
+  // No host name resolves: a request that escaped interception could not even find an address.
+  '--host-resolver-rules=MAP * ~NOTFOUND',
   // Every request the pages make is answered in process; anything that slips past goes nowhere.
   '--proxy-server=http://127.0.0.1:9',
   '--proxy-bypass-list=<-loopback>',
@@ -244,8 +246,22 @@ export async function loadDocument(session: BrowserSession, job: PrintJob): Prom
     close: async () => {
       if (released) return;
       released = true;
+      if (page.isClosed()) {
+        pooled.job = undefined;
+        return;
+      }
+      // Unload the document before the page serves another: nothing it asks for later (a timed
+      // refresh, a late image) can reach the next job's files. Requests until then are still reported.
+      try {
+        pooled.expectingNavigation = true;
+        await page.goto('about:blank', { waitUntil: 'load', timeout });
+      } catch {
+        pooled.job = undefined;
+        await page.close().catch(() => undefined);
+        return;
+      }
       pooled.job = undefined;
-      if (page.isClosed()) return;
+      pooled.expectingNavigation = false;
       session.idlePages.push(pooled);
     },
   };

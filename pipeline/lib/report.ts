@@ -42,6 +42,19 @@ export function collectMessages(files: readonly VFile[], cwd = process.cwd()): R
   );
 }
 
+/**
+ * Makes control characters visible (`\u001B`), so a value quoted from an untrusted source cannot
+ * send escape sequences to the terminal or the CI log (set the title, hide lines, fake output).
+ */
+export function visibleControls(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: neutralising control characters is the point.
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (character) =>
+    character === '\n'
+      ? ' '
+      : `\\u${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+}
+
 /** The message lines, with the positions padded so the messages line up. */
 export function formatMessages(messages: readonly ReportedMessage[]): string[] {
   const places = messages.map((message) => `${message.file}:${message.line}:${message.column}`);
@@ -49,7 +62,7 @@ export function formatMessages(messages: readonly ReportedMessage[]): string[] {
   const severityWidth = messages.some((message) => message.severity === 'warning') ? 7 : 5;
   return messages.map(
     (message, index) =>
-      `${(places[index] ?? '').padEnd(width)}  ${message.severity.padEnd(severityWidth)}  ${message.message}  ${message.ruleId}`,
+      `${(places[index] ?? '').padEnd(width)}  ${message.severity.padEnd(severityWidth)}  ${visibleControls(message.message)}  ${message.ruleId}`,
   );
 }
 
@@ -84,7 +97,7 @@ export function formatHumanReport(
       `${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}; ${mode === 'build' ? 'nothing was written' : 'the source is not valid'}.`,
     );
   } else if (result.exitCode !== ExitCode.ok) {
-    lines.push(describeFailure(result.failure));
+    lines.push(...describeFailure(result.failure).split('\n').map(visibleControls));
   } else if (!options.quiet) {
     const total = Object.values(result.timings).reduce((sum, value) => sum + value, 0);
     if (mode === 'check') {

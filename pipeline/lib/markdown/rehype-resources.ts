@@ -3,8 +3,9 @@
  *
  * Links: web and e-mail addresses are kept (external links open in a new context in readers);
  * fragments are left to rehype-anchors; anything else is an error and the link is dropped.
- * Images: only relative paths inside the source folder, read and checked by `loadImage`; the
- * `src` becomes the content-addressed `assets/…` name.
+ * Images: relative paths inside the source folder, read and checked by `loadImage`, and — only when
+ * the build allows remote images — web addresses fetched and checked by `RemoteImages`; either way
+ * the `src` becomes the content-addressed `assets/…` name, so the browser never fetches anything.
  */
 import type { Element, Root } from 'hast';
 import { visit } from 'unist-util-visit';
@@ -56,10 +57,11 @@ export function rehypeResources() {
       }
       const url = classifyUrl(src);
       node.properties.src = undefined;
-      if (url.kind !== 'relative') {
+      const remote = url.kind === 'web' ? file.data.remoteImages : undefined;
+      if (url.kind !== 'relative' && !(url.kind === 'web' && remote)) {
         const reason =
           url.kind === 'web'
-            ? 'a remote image; download it into `assets/` and link it relatively'
+            ? 'a remote image; download it into `assets/` and link it relatively (or build with `--allow-remote-images`)'
             : url.kind === 'refused'
               ? `${url.why}; link an image file inside the source folder`
               : 'not an image file; link an image file inside the source folder';
@@ -69,13 +71,13 @@ export function rehypeResources() {
         });
         continue;
       }
-      let reference: string;
-      try {
-        reference = decodeURIComponent(url.path.replace(/[?#].*$/, ''));
-      } catch {
-        reference = url.path;
-      }
-      const loaded = await loadImage(sourceDir, file.path, reference);
+      const loaded =
+        url.kind === 'relative'
+          ? await loadImage(sourceDir, file.path, url.path)
+          : url.kind === 'web' && remote
+            ? await remote.load(url.url)
+            : undefined;
+      if (!loaded) continue;
       if ('problem' in loaded) {
         error(file, `Unexpected image \`${shown(src)}\`: ${loaded.problem.reason}`, {
           ruleId: loaded.problem.ruleId,

@@ -1,0 +1,147 @@
+/**
+ * Parses a briefing's Markdown in a worker thread, under a time budget, a memory cap and a depth
+ * limit, so no body — cmark's pathological inputs included (thousands of nested `*`, `[` or `>`) —
+ * can stall a build or crash it with a stack overflow. A body over a limit is a message on the
+ * briefing, not a failure of the tool.
+ *
+ * One worker serves the process, one body at a time (the budget starts when the worker gets the
+ * body, not while it waits); a worker stopped at its budget is replaced for the next body.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Root } from 'mdast';
+import type { Point } from 'unist';
+
+/** Time allowed to parse one briefing body, in milliseconds. */
+export const markdownParseTimeoutMs = 3000;
+/** Deepest Markdown tree accepted (lists, quotes and emphasis nested inside each other). */
+export const maxMarkdownDepth = 128;
+/** Heap of the parsing worker, in MiB. */
+const workerHeapMebibytes = 256;
+
+/** Why a body could not be parsed, as a message on the briefing. */
+export interface ParseProblem {
+  reason: string;
+  ruleId: string;
+  place?: Point | undefined;
+}
+
+type WorkerReply = { tree: Root } | { tooDeep: { depth: number; place?: Point } } | { failed: string };
+
+interface Request {
+  text: string;
+  resolve: (result: { tree: Root } | { problem: ParseProblem }) => void;
+}
+
+/** A parsing worker and whether it has loaded the parser (its `ready` message). */
+interface ParserWorker {
+  thread: Worker;
+  ready: Promise<boolean>;
+}
+
+const queue: Request[] = [];
+let worker: ParserWorker | undefined;
+let busy = false;
+
+function startWorker(): ParserWorker {
+  const thread = new Worker(new URL('./parse-worker.mjs', import.meta.url), {
+    workerData: { maxDepth: maxMarkdownDepth },
+    resourceLimits: { maxOldGenerationSizeMb: workerHeapMebibytes, stackSizeMb: 8 },
+  });
+  // An idle worker must not keep the process alive.
+  thread.unref();
+  const ready = new Promise<boolean>((resolve) => {
+    thread.once('message', () => resolve(true));
+    thread.once('error', () => resolve(false));
+    thread.once('exit', () => resolve(false));
+  });
+  return { thread, ready };
+}
+
+async function next(): Promise<void> {
+  if (busy) return;
+  const request = queue.shift();
+  if (!request) return;
+  busy = true;
+  const started = worker ?? startWorker();
+  worker = started;
+  // Held while it works; loading the parser can take a while on a busy machine and does not count
+  // against the body's budget.
+  started.thread.ref();
+  const ready = await started.ready;
+  const current = started.thread;
+  if (!ready) {
+    worker = undefined;
+    busy = false;
+    request.resolve({
+      problem: { reason: 'Unexpected failure to start the Markdown parser', ruleId: 'markdown-too-complex' },
+    });
+    void next();
+    return;
+  }
+  let settled = false;
+  const finish = (result: { tree: Root } | { problem: ParseProblem }, replaceWorker: boolean) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    current.off('message', onMessage);
+    current.off('error', onError);
+    current.off('exit', onExit);
+    current.unref();
+    if (replaceWorker) {
+      void current.terminate();
+      if (worker === started) worker = undefined;
+    }
+    busy = false;
+    request.resolve(result);
+    void next();
+  };
+  const tooComplex = (why: string): { problem: ParseProblem } => ({
+    problem: {
+      reason: `Unexpected Markdown that ${why}, expected ordinary text; split the briefing or simplify its nesting of lists, quotes, links and emphasis`,
+      ruleId: 'markdown-too-complex',
+    },
+  });
+  const onMessage = (reply: WorkerReply) => {
+    if ('tree' in reply) finish({ tree: reply.tree }, false);
+    else if ('tooDeep' in reply)
+      finish(
+        {
+          problem: {
+            reason: `Unexpected Markdown nested ${reply.tooDeep.depth} levels deep, expected at most ${maxMarkdownDepth}; flatten the lists, quotes or emphasis here`,
+            ruleId: 'markdown-depth',
+            place: reply.tooDeep.place,
+          },
+        },
+        false,
+      );
+    else finish(tooComplex(`the parser could not read (${reply.failed})`), true);
+  };
+  const onError = (error: Error) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    finish(
+      tooComplex(
+        code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `needs more than ${workerHeapMebibytes} MiB to parse`
+          : `the parser could not read (${error.message})`,
+      ),
+      true,
+    );
+  };
+  const onExit = () => finish(tooComplex('stopped the parser'), true);
+  const timer = setTimeout(
+    () => finish(tooComplex(`takes longer than ${markdownParseTimeoutMs / 1000} s to parse`), true),
+    markdownParseTimeoutMs,
+  );
+  current.on('message', onMessage);
+  current.on('error', onError);
+  current.on('exit', onExit);
+  current.postMessage({ text: request.text });
+}
+
+/** Parses a Markdown body (remark-parse and remark-gfm) within the limits above. */
+export function parseMarkdown(text: string): Promise<{ tree: Root } | { problem: ParseProblem }> {
+  return new Promise((resolve) => {
+    queue.push({ text, resolve });
+    void next();
+  });
+}

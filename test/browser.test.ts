@@ -1,0 +1,171 @@
+/**
+ * The render guard on its own: documents that were never sanitised, full of everything a page can use
+ * to reach out, printed by the real browser. Nothing may reach the canary server on loopback, nothing
+ * may be read from the disk, and every refused request must be reported.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BrowserSession,
+  documentOrigin,
+  loadDocument,
+  openBrowser,
+  quietBrowserArgs,
+} from '../pipeline/lib/browser.ts';
+import { projectRoot } from '../pipeline/lib/project.ts';
+import { temporaryFolder } from './helpers.ts';
+import { type Canary, filesLeakingToken, startCanary } from './security/canary.ts';
+
+let session: BrowserSession;
+let canary: Canary;
+let folder: { dir: string; remove: () => Promise<void> };
+
+beforeAll(async () => {
+  folder = await temporaryFolder();
+  canary = await startCanary(path.join(folder.dir, 'canary'));
+  session = await openBrowser({ log: () => undefined });
+});
+afterAll(async () => {
+  await session?.close();
+  await canary?.close();
+  await folder?.remove();
+});
+
+const page = (head: string, body: string) =>
+  `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title>${head}</head><body>${body}</body></html>`;
+
+/** A page that tries every way to load something from the canary server or the disk. */
+function hostileDocument(): string {
+  const remote = (name: string) => `http://127.0.0.1:${canary.port}/${name}`;
+  const file = `file://${canary.secretSvg}`;
+  return page(
+    [
+      `<link rel="stylesheet" href="${remote('stylesheet')}">`,
+      `<link rel="preload" as="image" href="${remote('preload')}">`,
+      `<link rel="prefetch" href="${remote('prefetch')}">`,
+      `<link rel="icon" href="${remote('icon')}">`,
+      `<style>@import url(${remote('import')}); body { background: url(${remote('css-url')}); }`,
+      `@font-face { font-family: x; src: url(${remote('font')}); } p { font-family: x; }`,
+      `.file { background: url(${file}); }</style>`,
+      `<meta http-equiv="refresh" content="0; url=${remote('refresh')}">`,
+    ].join(''),
+    [
+      '<p class="file">Text</p>',
+      `<script>fetch(${JSON.stringify(remote('script-fetch'))}); document.write(atob(${JSON.stringify(Buffer.from(canary.token).toString('base64'))}));</script>`,
+      `<noscript><img src="${remote('noscript')}" alt=""></noscript>`,
+      `<img src="${remote('img')}" alt="">`,
+      `<img src="${file}" alt="">`,
+      `<img srcset="${remote('srcset')} 1x, ${remote('srcset-2x')} 2x" alt="">`,
+      `<picture><source srcset="${remote('picture')}"><img src="x.png" alt=""></picture>`,
+      `<iframe src="${remote('iframe')}"></iframe>`,
+      `<iframe src="file://${canary.secretFile}"></iframe>`,
+      `<iframe srcdoc="&lt;img src='${remote('srcdoc')}'&gt;"></iframe>`,
+      `<object data="${remote('object')}"></object>`,
+      `<object data="file://${canary.secretFile}" type="text/plain"></object>`,
+      `<embed src="${remote('embed')}">`,
+      `<video poster="${remote('poster')}" src="${remote('video')}"></video>`,
+      `<audio src="${remote('audio')}" autoplay></audio>`,
+      `<input type="image" src="${remote('input')}" alt="">`,
+      `<svg xmlns="http://www.w3.org/2000/svg"><image href="${remote('svg-image')}" width="10" height="10"/></svg>`,
+      `<p style="background-image: url(${remote('style-attribute')})">styled</p>`,
+      `<form action="${remote('form')}"><button>go</button></form>`,
+    ].join(''),
+  );
+}
+
+describe('the render guard', () => {
+  it('lets a hostile page reach neither the network nor the disk, and reports what it refused', async () => {
+    const blocked: string[] = [];
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: (name) =>
+        name === 'document.html' ? { contentType: 'text/html', body: hostileDocument() } : undefined,
+      onBlocked: (url) => blocked.push(url),
+    });
+    let bytes: Uint8Array;
+    try {
+      bytes = await loaded.print();
+      expect(await loaded.page.evaluate(() => document.body.textContent)).not.toContain(canary.token);
+    } finally {
+      await loaded.close();
+    }
+    // The PDF is searched decompressed and as extracted text; `file:` loads never even reach the filter.
+    const printed = path.join(folder.dir, 'printed');
+    await mkdir(printed, { recursive: true });
+    await writeFile(path.join(printed, 'hostile.pdf'), bytes);
+    expect(await filesLeakingToken(printed, canary.token)).toEqual([]);
+    expect(canary.requests).toEqual([]);
+    const refusedFromCanary = blocked.filter((url) => url.startsWith(`http://127.0.0.1:${canary.port}/`));
+    for (const name of ['stylesheet', 'img', 'srcset', 'iframe', 'object', 'embed', 'css-url', 'refresh'])
+      expect(refusedFromCanary, name).toContain(`http://127.0.0.1:${canary.port}/${name}`);
+  });
+
+  it('unloads a document when its page is released, so a late refresh goes nowhere', async () => {
+    const blocked: string[] = [];
+    const html = page(
+      `<meta http-equiv="refresh" content="1; url=http://127.0.0.1:${canary.port}/late-refresh">`,
+      '<p>first</p>',
+    );
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: () => ({ contentType: 'text/html', body: html }),
+      onBlocked: (url) => blocked.push(url),
+    });
+    await loaded.close();
+    expect(loaded.page.url()).toBe('about:blank');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(canary.requests).toEqual([]);
+    expect(blocked).toEqual([]);
+  });
+
+  it('serves a reused page only the files of its current job', async () => {
+    const first = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: (name) =>
+        name === 'document.html' ? { contentType: 'text/html', body: page('', '<p>one</p>') } : undefined,
+    });
+    await first.close();
+    const blocked: string[] = [];
+    const second = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: (name) =>
+        name === 'document.html'
+          ? { contentType: 'text/html', body: page('', '<p>two</p><img src="secret.png" alt="">') }
+          : undefined,
+      onBlocked: (url) => blocked.push(url),
+    });
+    expect(second.page).toBe(first.page);
+    expect(await second.page.evaluate(() => document.body.textContent)).toBe('two');
+    await second.close();
+    expect(blocked).toEqual([`${documentOrigin}/secret.png`]);
+  });
+
+  it('has the templates’ Content-Security-Policy stop what a breach of the request filter would let through', async () => {
+    const layout = await readFile(path.join(projectRoot, 'templates', 'layouts', 'print.liquid'), 'utf8');
+    const csp = /<meta http-equiv="Content-Security-Policy"[^>]*>/.exec(layout)?.[0] ?? '';
+    expect(csp).toContain("default-src 'none'");
+    const requested: string[] = [];
+    const html = page(
+      csp,
+      `<img src="http://127.0.0.1:${canary.port}/csp-img" alt=""><p style="background: url(http://127.0.0.1:${canary.port}/csp-style)">x</p><img src="own.png" alt="">`,
+    );
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      // A filter that answers everything, as if it were broken: only the policy stands in the way.
+      resolve: (name) => {
+        requested.push(name);
+        return { contentType: 'text/html', body: html };
+      },
+      onBlocked: (url) => requested.push(url),
+    });
+    await loaded.close();
+    expect(requested).toEqual(['document.html', 'own.png']);
+    expect(canary.requests).toEqual([]);
+  });
+
+  it('starts Chromium with background networking off and no host name resolving', () => {
+    expect(quietBrowserArgs).toContain('--disable-background-networking');
+    expect(quietBrowserArgs).toContain('--host-resolver-rules=MAP * ~NOTFOUND');
+  });
+});
