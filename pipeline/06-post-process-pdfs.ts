@@ -13,7 +13,7 @@ import type { BriefingMeta, BuildFiles, Pack, TextBlock } from './lib/model.ts';
 import { normaliseStructureIds, type PdfMetadata, setContentId, setXmpMetadata } from './lib/pdf-identity.ts';
 import { headingOutline, type OutlineEntry, rewriteOutline } from './lib/pdf-outline.ts';
 import { fontNames, loadPdf } from './lib/pdf-read.ts';
-import { extractContentText, foldForComparison } from './lib/pdf-text.ts';
+import { containsText, extractContentText } from './lib/pdf-text.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 import { generator } from './lib/project.ts';
 
@@ -211,7 +211,7 @@ async function checkNoContentLost(files: BuildFiles, pack: Pack): Promise<void> 
       return file ? expectedText(file, part) : [];
     });
     const text = await extractContentText(output.value as Uint8Array);
-    const missing = expected.filter((entry) => !text.includes(foldForComparison(entry.block.text)));
+    const missing = expected.filter((entry) => !containsText(text, entry.block.text));
     if (missing.length === 0) return;
     const lines = missing.slice(0, 10).map(({ briefingId, file, block }) => {
       const where = `${path.relative(process.cwd(), file.path)}:${block.line}:${block.column}`;

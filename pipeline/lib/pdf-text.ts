@@ -14,7 +14,8 @@ interface TextItemLike {
 
 /**
  * Folds text for comparison: compatibility forms (ligatures), case, apostrophes (pdf.js reads U+2019
- * back as U+02BC) and all whitespace removed.
+ * back as U+02BC), invisible format characters (bidi controls, zero-width spaces, soft hyphens: they
+ * print nothing) and all whitespace removed.
  */
 export function foldForComparison(text: string): string {
   return text
@@ -22,7 +23,24 @@ export function foldForComparison(text: string): string {
     .toLowerCase()
     .replace(/[\u2018\u2019\u02bc\u2032]/g, "'")
     .replace(/[\u201c\u201d]/g, '"')
-    .replace(/[\s\u00ad\u200b]+/g, '');
+    .replace(/[\s\p{Cf}]+/gu, '');
+}
+
+/** Explicit bidi embeddings, overrides and isolates: the text they mark is printed in another order. */
+const bidiControls = /[\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Whether the folded text of a PDF contains a run of the source's text. A run with explicit bidi
+ * controls is printed (and extracted) in visual order, so each of its words is looked for as written
+ * or reversed.
+ */
+export function containsText(folded: string, run: string): boolean {
+  if (!bidiControls.test(run)) return folded.includes(foldForComparison(run));
+  return run
+    .split(/\s+/)
+    .map((word) => foldForComparison(word))
+    .filter(Boolean)
+    .every((word) => folded.includes(word) || folded.includes([...word].reverse().join('')));
 }
 
 /** The folded text of a PDF's content (without page furniture), all pages joined. */

@@ -72,7 +72,7 @@ describe.skipIf(unavailable !== undefined)('a build with the network namespace r
     expect(run.code, run.stderr).toBe(0);
     const manifest = JSON.parse(await readFile(path.join(outDir, 'manifest.json'), 'utf8')) as Manifest;
     expect(manifest.artifacts.map((artifact) => artifact.kind).sort()).toEqual(
-      ['brief-pdf', 'briefing-pdf', 'epub', 'html', 'pack-pdf'].sort(),
+      ['brief-pdf', 'briefing-brief-pdf', 'briefing-pdf', 'epub', 'html', 'pack-pdf'].sort(),
     );
     expect(JSON.parse(run.stdout).messages).toEqual([]);
   });

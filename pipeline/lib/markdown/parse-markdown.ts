@@ -7,12 +7,19 @@
  * One worker serves the process, one body at a time (the budget starts when the worker gets the
  * body, not while it waits); a worker stopped at its budget is replaced for the next body.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Root } from 'mdast';
 import type { Point } from 'unist';
 
-/** Time allowed to parse one briefing body, in milliseconds. */
+/**
+ * Processor time allowed to parse one briefing body, in milliseconds. Processor time, not wall time:
+ * a busy machine must not turn an ordinary briefing into a refused one. Where the thread's processor
+ * time cannot be read (not Linux), wall time is used.
+ */
 export const markdownParseTimeoutMs = 3000;
+/** However busy the machine, a parse never runs longer than this, in milliseconds of wall time. */
+const wallClockBackstopMs = 30_000;
 /** Deepest Markdown tree accepted (lists, quotes and emphasis nested inside each other). */
 export const maxMarkdownDepth = 128;
 /** Heap of the parsing worker, in MiB. */
@@ -32,10 +39,22 @@ interface Request {
   resolve: (result: { tree: Root } | { problem: ParseProblem }) => void;
 }
 
-/** A parsing worker and whether it has loaded the parser (its `ready` message). */
+/** A parsing worker and whether it has loaded the parser (its `ready` message, with its thread id). */
 interface ParserWorker {
   thread: Worker;
-  ready: Promise<boolean>;
+  ready: Promise<{ tid: number | null } | false>;
+}
+
+/** Processor time a thread of this process has used, in milliseconds (Linux), if it can be read. */
+function threadCpuMs(tid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks of 1/100 s (USER_HZ on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 const queue: Request[] = [];
@@ -49,8 +68,8 @@ function startWorker(): ParserWorker {
   });
   // An idle worker must not keep the process alive.
   thread.unref();
-  const ready = new Promise<boolean>((resolve) => {
-    thread.once('message', () => resolve(true));
+  const ready = new Promise<{ tid: number | null } | false>((resolve) => {
+    thread.once('message', (message: { tid?: number | null }) => resolve({ tid: message.tid ?? null }));
     thread.once('error', () => resolve(false));
     thread.once('exit', () => resolve(false));
   });
@@ -82,7 +101,7 @@ async function next(): Promise<void> {
   const finish = (result: { tree: Root } | { problem: ParseProblem }, replaceWorker: boolean) => {
     if (settled) return;
     settled = true;
-    clearTimeout(timer);
+    clearInterval(timer);
     current.off('message', onMessage);
     current.off('error', onError);
     current.off('exit', onExit);
@@ -128,10 +147,17 @@ async function next(): Promise<void> {
     );
   };
   const onExit = () => finish(tooComplex('stopped the parser'), true);
-  const timer = setTimeout(
-    () => finish(tooComplex(`takes longer than ${markdownParseTimeoutMs / 1000} s to parse`), true),
-    markdownParseTimeoutMs,
-  );
+  const overBudget = () =>
+    finish(tooComplex(`takes more than ${markdownParseTimeoutMs / 1000} s of processor time to parse`), true);
+  const tid = ready.tid;
+  const cpuAtStart = tid === null ? undefined : threadCpuMs(tid);
+  const startedAt = performance.now();
+  const timer = setInterval(() => {
+    const wall = performance.now() - startedAt;
+    const cpu = tid === null || cpuAtStart === undefined ? undefined : threadCpuMs(tid);
+    const used = cpu === undefined || cpuAtStart === undefined ? wall : cpu - cpuAtStart;
+    if (used > markdownParseTimeoutMs || wall > wallClockBackstopMs) overBudget();
+  }, 50);
   current.on('message', onMessage);
   current.on('error', onError);
   current.on('exit', onExit);

@@ -4,6 +4,7 @@
  * time budget and cannot exhaust the build's memory or stack. Plain JavaScript: a worker does not
  * inherit the TypeScript loader of the main thread.
  */
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import remarkGfm from 'remark-gfm';
 import remarkParse from 'remark-parse';
@@ -24,8 +25,17 @@ function deepest(tree) {
   return best;
 }
 
+/** This thread's id in the operating system (Linux), so the parent can read its processor time. */
+function threadId() {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || null;
+  } catch {
+    return null;
+  }
+}
+
 // The budget of a body starts when the worker is ready, not while it loads the parser.
-parentPort.postMessage({ ready: true });
+parentPort.postMessage({ ready: true, tid: threadId() });
 
 parentPort.on('message', ({ text }) => {
   try {
