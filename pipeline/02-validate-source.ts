@@ -30,9 +30,14 @@ interface CheckedBriefing {
   meta: BriefingMeta | undefined;
 }
 
-/** Validates the pack and every briefing; attaches `pack`, `briefing` and `bodyStart` data to the files. */
+/**
+ * Validates the pack and every briefing; attaches `pack`, `briefing` and `bodyStart` data to the files.
+ * Checks across files use what could be read even when a file has other errors, so one run reports
+ * as much as it can.
+ */
 export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
-  const packSource = checkPackFile(files.pack);
+  const packCheck = checkPackFile(files.pack);
+  const packSource = packCheck?.source;
   const checked = files.briefings.map(checkBriefingFile);
   reportDuplicateIds(checked);
 
@@ -47,7 +52,7 @@ export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
     });
   }
   const briefIds = resolveBriefIds(files.pack, packSource, rawPack, briefingIds, byId);
-  if (rawPack && packSource) {
+  if (rawPack && packSource && packCheck?.valid) {
     const pack = toPack(rawPack, briefingIds, briefIds);
     checkMarkings(files.pack, packSource, pack, checked);
     files.pack.data.pack = pack;
@@ -60,13 +65,19 @@ export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
   return { ...files, briefings: ordered.length > 0 ? ordered : files.briefings };
 }
 
-function checkPackFile(file: VFile): YamlSource | undefined {
+/** `pack.yaml` parsed (or not), and whether it matches its schema. */
+interface PackCheck {
+  source: YamlSource;
+  valid: boolean;
+}
+
+function checkPackFile(file: VFile): PackCheck | undefined {
   if (file.messages.length > 0) return undefined;
   const text = String(file.value);
   reportControlCharacters(file, text);
   const source = parseYamlSource(file, text, 1);
   if (!source) return undefined;
-  return checkAgainstSchema(file, source, 'pack', text) ? source : undefined;
+  return { source, valid: checkAgainstSchema(file, source, 'pack', text) };
 }
 
 function checkBriefingFile(file: VFile): CheckedBriefing {
@@ -120,6 +131,14 @@ function reportControlCharacters(file: VFile, text: string): void {
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** The strings of a list with their index in it (other items were reported by the schema). */
+function indexedStrings(value: unknown): Array<[string, number]> {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap(
+    (item, index): Array<[string, number]> => (typeof item === 'string' ? [[item, index]] : []),
+  );
 }
 
 function toBriefingMeta(raw: Raw, id: string): BriefingMeta {
@@ -188,6 +207,7 @@ function reportDuplicateIds(checked: CheckedBriefing[]): void {
       { ruleId: 'duplicate-id', place: idPlace(entry) },
     );
     entry.meta = undefined;
+    delete entry.file.data.briefing;
   }
 }
 
@@ -199,7 +219,7 @@ function resolveOrder(
   checked: CheckedBriefing[],
   byId: Map<string, CheckedBriefing>,
 ): string[] {
-  const listed = rawPack ? strings(rawPack.briefings) : [];
+  const listed = rawPack ? indexedStrings(rawPack.briefings) : [];
   if (!rawPack || listed.length === 0 || !packSource) {
     return checked
       .flatMap((entry) => (entry.meta ? [entry.meta] : []))
@@ -209,7 +229,9 @@ function resolveOrder(
   const known = [...byId.keys()];
   const seen = new Set<string>();
   const order: string[] = [];
-  listed.forEach((id, index) => {
+  listed.forEach(([id, index]) => {
+    // An id that is not even well-formed was reported by the schema.
+    if (!idPattern.test(id)) return;
     const place = rangeOf(packSource, resolvePath(packSource, `/briefings/${index}`).value);
     if (seen.has(id)) {
       error(packFile, `Unexpected \`${id}\` twice in \`briefings\`; list each briefing once`, {
@@ -247,11 +269,12 @@ function resolveBriefIds(
   briefingIds: string[],
   byId: Map<string, CheckedBriefing>,
 ): string[] {
-  const listed = strings((rawPack?.brief as Raw | undefined)?.briefings);
+  const listed = indexedStrings((rawPack?.brief as Raw | undefined)?.briefings);
   if (listed.length === 0 || !packSource) return briefingIds;
   const inPack = new Set(briefingIds);
-  return listed.filter((id, index) => {
+  const kept = listed.filter(([id, index]) => {
     if (inPack.has(id)) return true;
+    if (!idPattern.test(id)) return false;
     const place = rangeOf(packSource, resolvePath(packSource, `/brief/briefings/${index}`).value);
     const reason = byId.has(id)
       ? `Unexpected briefing \`${id}\` in \`brief.briefings\` that is not in the pack; add it to \`briefings\` first`
@@ -259,6 +282,7 @@ function resolveBriefIds(
     error(packFile, reason, { ruleId: 'unknown-briefing', place });
     return false;
   });
+  return kept.map(([id]) => id);
 }
 
 /** Markings: the pack's on its own scale, each briefing's on the scale and not above the pack's. */
