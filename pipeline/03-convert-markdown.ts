@@ -1,9 +1,10 @@
 /**
  * Stage 3: convert each briefing's Markdown body to HTML (for print) and XHTML (for the EPUB).
  *
- * remark-parse → remark-gfm → (raw HTML reported) → remark-rehype → Unpacked Q&A → links and images →
- * ids → rehype-sanitize (always the last tree step) → rehype-stringify. The processor is frozen once;
- * what differs per briefing travels on the file.
+ * remark-parse → remark-gfm → (raw HTML reported) → (footnotes and sections checked) → remark-rehype →
+ * Unpacked Q&A → links and images → ids → rehype-sanitize (always the last tree step) → rehype-stringify.
+ * The processors are frozen once; what differs per briefing travels on the file. `check` runs the same
+ * steps up to the ids, which is every step that reports a problem, and serialises nothing.
  */
 import type { Root as HastRoot } from 'hast';
 import { toString as hastToString } from 'hast-util-to-string';
@@ -22,40 +23,73 @@ import { toXml } from 'xast-util-to-xml';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
+import { remarkBodyChecks } from './lib/markdown/remark-body-checks.ts';
 import { remarkRawHtml } from './lib/markdown/remark-raw-html.ts';
 import { sanitizeSchema } from './lib/markdown/sanitize-schema.ts';
 import type { BuildFiles, Content, Heading } from './lib/model.ts';
+import { mapWithConcurrency } from './lib/pool.ts';
 
-/** The one Markdown processor of the process. */
-const processor = unified()
+/** The Markdown processor of `check`: every step that can report a problem, and no serialising. */
+const checkProcessor = unified()
   .use(remarkParse)
   .use(remarkGfm)
   .use(remarkRawHtml)
+  .use(remarkBodyChecks)
   .use(remarkRehype, { footnoteLabel: 'Notes', footnoteBackContent: '↑', footnoteLabelTagName: 'h2' })
   .use(rehypeUnpacked)
   .use(rehypeResources)
   .use(rehypeAnchors)
-  .use(rehypeSanitize, sanitizeSchema)
-  .use(rehypeStringify)
   .freeze();
 
+/** The one Markdown processor of a build: the checks, then rehype-sanitize and the serialiser. */
+const processor = checkProcessor().use(rehypeSanitize, sanitizeSchema).use(rehypeStringify).freeze();
+
+/** Options of {@link convertMarkdown}. */
+export interface ConvertOptions {
+  /** `check` only reports problems: no HTML, no XHTML, no `content` on the files. */
+  mode?: 'build' | 'check';
+}
+
 /** Converts every briefing body; attaches `content` to each briefing file. */
-export async function convertMarkdown(files: BuildFiles): Promise<BuildFiles> {
+export async function convertMarkdown(files: BuildFiles, options: ConvertOptions = {}): Promise<BuildFiles> {
+  if (options.mode === 'check') {
+    // A few at a time: the trees of five hundred briefings held at once cost more in garbage
+    // collection than they save in waiting for image files.
+    await mapWithConcurrency(files.briefings, 4, (file) => checkBriefing(file, files.sourceDir));
+    return files;
+  }
   await Promise.all(files.briefings.map((file) => convertBriefing(file, files.sourceDir)));
   return files;
 }
 
-/** Converts one briefing file that passed validation. */
-export async function convertBriefing(file: VFile, sourceDir: string): Promise<void> {
+/**
+ * The body of a briefing as a file of its own. Blank lines stand in for the front matter, so every
+ * position in the body is a position in the file. A briefing whose header has errors is still
+ * checked, so one run reports the problems of both.
+ */
+function bodyFile(file: VFile, sourceDir: string): VFile | undefined {
   const { briefing, bodyStart } = file.data;
-  if (!briefing || !bodyStart) return;
+  if (!bodyStart) return undefined;
   const text = String(file.value);
-  // Blank lines stand in for the front matter, so every position in the body is a position in the file.
-  const body = new VFile({
+  return new VFile({
     path: file.path,
     value: '\n'.repeat(bodyStart.line - 1) + text.slice(bodyStart.offset),
-    data: { briefing, sourceDir },
+    data: briefing ? { briefing, sourceDir } : { sourceDir },
   });
+}
+
+/** Checks one briefing body: reports its problems on the file, converts nothing. */
+export async function checkBriefing(file: VFile, sourceDir: string): Promise<void> {
+  const body = bodyFile(file, sourceDir);
+  if (!body) return;
+  await checkProcessor.run(checkProcessor.parse(body), body);
+  file.messages.push(...body.messages);
+}
+
+/** Converts one briefing file that passed validation. */
+export async function convertBriefing(file: VFile, sourceDir: string): Promise<void> {
+  const body = bodyFile(file, sourceDir);
+  if (!body) return;
   const mdast = processor.parse(body);
   const blocks = collectBlocks(mdast);
   const hast = (await processor.run(mdast, body)) as HastRoot;

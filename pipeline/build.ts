@@ -7,12 +7,11 @@ import type { VFile } from 'vfile';
 import { readSource } from './01-read-source.ts';
 import { validateSource } from './02-validate-source.ts';
 import { convertMarkdown } from './03-convert-markdown.ts';
-import { applyTemplates } from './04-apply-templates.ts';
 import type { Manifest } from './08-write-output.ts';
 import type { BrowserSession } from './lib/browser.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
-import { countErrors } from './lib/messages.ts';
+import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
 
@@ -20,7 +19,7 @@ import { lockOutputFolder } from './lib/output-folder.ts';
 export interface BuildOptions {
   sourceDir: string;
   outDir: string;
-  /** `check` validates and converts only: no browser, no output. */
+  /** `check` validates and checks the bodies only: no templates, no browser, no output. */
   mode: 'build' | 'check';
   browser?: string | undefined;
   browserEndpoint?: string | undefined;
@@ -73,26 +72,35 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
     files = await stage('validate', () => validateSource(files));
-    files = await stage('convert', () => convertMarkdown(files));
+    // Bodies of briefings whose header has errors are checked too: one run reports every problem.
+    const withHeaderErrors = result.sources.filter(
+      (file) => file !== files.pack && file.data.bodyStart && !file.data.briefing,
+    );
+    const toCheck = { ...files, briefings: [...files.briefings, ...withHeaderErrors] };
+    await stage('convert', () => convertMarkdown(toCheck, { mode: options.mode }));
+    for (const file of result.sources) capMessages(file);
     stopOnSourceErrors();
-    const epoch = epochFor(files.pack.data.pack?.date);
-    files = await stage('templates', () => applyTemplates(files));
+    // `check` stops here: the templates only lay out what was checked, and need no source.
     if (options.mode === 'check') return result;
-
-    // Loaded only when printing, so `check` never pays for puppeteer and pdf-lib.
+    const epoch = epochFor(files.pack.data.pack?.date);
+    // Loaded only when building, so `check` never pays for LiquidJS, puppeteer and pdf-lib.
     const [
+      { applyTemplates },
       { printPdfs },
       { postProcessPdfs },
       { packageEpub },
       { writeOutput },
       { defaultConcurrency, openBrowser },
     ] = await Promise.all([
+      import('./04-apply-templates.ts'),
       import('./05-print-pdfs.ts'),
       import('./06-post-process-pdfs.ts'),
       import('./07-package-epub.ts'),
       import('./08-write-output.ts'),
       import('./lib/browser.ts'),
     ]);
+    files = await stage('templates', () => applyTemplates(files));
+
     release = (await stage('lock', () => lockOutputFolder(outDir))).release;
     session = await stage('browser', () =>
       openBrowser({
