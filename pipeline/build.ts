@@ -14,6 +14,7 @@ import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } f
 import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
+import { startParallelBodyChecks } from './lib/parallel-check.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildOptions {
@@ -23,6 +24,11 @@ export interface BuildOptions {
   mode: 'build' | 'check';
   browser?: string | undefined;
   browserEndpoint?: string | undefined;
+  /**
+   * The bundled worker that shares a check's body checks (`check-worker.js`); without it, or for a
+   * small pack, a check runs on one thread.
+   */
+  checkWorker?: URL | undefined;
   concurrency?: number | undefined;
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
@@ -41,6 +47,9 @@ export interface BuildResult {
   failure?: unknown;
   outDir: string;
 }
+
+/** Below this many briefings, a second thread costs more to start than it saves. */
+const minBriefingsForWorker = 40;
 
 /** Runs a build or a check. Never throws: failures come back with their exit code. */
 export async function runBuild(options: BuildOptions): Promise<BuildResult> {
@@ -67,17 +76,33 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
 
   let session: BrowserSession | undefined;
   let release: (() => Promise<void>) | undefined;
+  // Started first, so the worker loads while the files are read.
+  let parallel =
+    options.mode === 'check' && options.checkWorker
+      ? startParallelBodyChecks(options.checkWorker)
+      : undefined;
   try {
     sourceDateEpoch();
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
+    if (parallel && files.briefings.length >= minBriefingsForWorker) {
+      parallel.start(files.sourceDir, files.briefings);
+      log(`Checking ${files.briefings.length} briefings on two threads`);
+    } else {
+      await parallel?.close();
+      parallel = undefined;
+    }
     files = await stage('validate', () => validateSource(files));
     // Bodies of briefings whose header has errors are checked too: one run reports every problem.
     const withHeaderErrors = result.sources.filter(
       (file) => file !== files.pack && file.data.bodyStart && !file.data.briefing,
     );
     const toCheck = { ...files, briefings: [...files.briefings, ...withHeaderErrors] };
-    await stage('convert', () => convertMarkdown(toCheck, { mode: options.mode }));
+    const sharing = parallel;
+    await stage('convert', async () => {
+      if (sharing) await sharing.finish(new Set(toCheck.briefings));
+      else await convertMarkdown(toCheck, { mode: options.mode });
+    });
     for (const file of result.sources) capMessages(file);
     stopOnSourceErrors();
     // `check` stops here: the templates only lay out what was checked, and need no source.
@@ -134,6 +159,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     if (result.exitCode !== ExitCode.sourceErrors) result.failure = error;
     return result;
   } finally {
+    await parallel?.close();
     await session?.close();
     await release?.();
   }

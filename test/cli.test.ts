@@ -1,9 +1,10 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArguments } from '../pipeline/cli.ts';
 import { UsageError } from '../pipeline/lib/errors.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
+import { generatedId, generatePack } from '../scripts/generate-pack.ts';
 import { runCli, temporaryFolder } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
@@ -81,6 +82,43 @@ describe('the command line', () => {
     const run = await runCli(['build', '--source', source, '--out', path.join(blocker, 'dist')]);
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('no permission to write');
+  });
+
+  it('checks a large pack on two threads with the same report as on one', async () => {
+    const dir = path.join(folder.dir, 'large');
+    await generatePack(dir, { count: 48, footnotes: true, images: true, tables: true });
+    const briefing = (index: number) => path.join(dir, 'briefings', `${generatedId(index)}.md`);
+    const append = async (index: number, text: string) =>
+      writeFile(briefing(index), `${await readFile(briefing(index), 'utf8')}${text}`);
+    await append(3, '\nSee [the map](#nope) and a note.[^none]\n\n## Empty\n');
+    await append(20, '\n![](../assets/chart.png)\n\n<b>raw</b>\n');
+    await append(41, '\n[^spare]: Never cited.\n');
+    const header = await readFile(briefing(30), 'utf8');
+    await writeFile(briefing(30), header.replace(/^title:/m, 'titel:').concat('\n## Also empty\n'));
+
+    const twoThreads = await runCli(['check', '--source', dir, '--json', '--verbose']);
+    const oneThread = await runCli(['check', '--source', dir, '--json'], {
+      env: { BRIEFING_PACK_NO_BUNDLE: '1' },
+    });
+    expect(twoThreads.stderr).toContain('Checking 48 briefings on two threads');
+    expect(oneThread.stderr).not.toContain('two threads');
+    expect(twoThreads.code).toBe(1);
+    expect(oneThread.code).toBe(1);
+    const messages = (run: { stdout: string }) =>
+      JSON.parse(run.stdout).messages as Array<{ ruleId: string }>;
+    expect(messages(twoThreads)).toEqual(messages(oneThread));
+    expect(messages(twoThreads).map((message) => message.ruleId)).toEqual([
+      'missing-anchor',
+      'missing-footnote',
+      'empty-section',
+      'image-alt',
+      'raw-html',
+      'raw-html',
+      'missing-field',
+      'unknown-field',
+      'empty-section',
+      'unused-footnote',
+    ]);
   });
 
   it('prints a JSON report on stdout with --json and keeps stdout clean of human text', async () => {
