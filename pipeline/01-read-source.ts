@@ -72,22 +72,26 @@ async function readTextFile(
   const file = new VFile({ path: filePath, value: '' });
   const info = await lstat(filePath).catch(() => undefined);
   if (!info) {
-    error(file, `Unexpected missing \`${path.basename(filePath)}\`, expected the ${what} file here`, {
-      ruleId: 'missing-file',
-    });
+    const reason =
+      what === 'pack.yaml'
+        ? 'Unexpected source folder without `pack.yaml`, expected one beside `briefings/`; create it with at least `title` and `date`'
+        : `Unexpected missing \`${path.basename(filePath)}\`, expected the briefing file here; check that nothing else moves files in \`briefings/\``;
+    error(file, reason, { ruleId: 'missing-file' });
     return file;
   }
   if (!info.isFile()) {
-    const kind = info.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
-    error(file, `Unexpected ${kind}, expected a regular file; copy the file into the source folder`, {
+    const kind = info.isSymbolicLink() ? 'symbolic link' : 'folder, device or pipe';
+    error(file, `Unexpected ${kind}, expected a regular file; copy the file itself into the source folder`, {
       ruleId: 'not-a-file',
     });
     return file;
   }
   if (info.size > maxBytes) {
+    // Just over the cap, both round alike; the exact size then says why.
+    const [size, cap] = [formatBytes(info.size), formatBytes(maxBytes)];
     error(
       file,
-      `Unexpected file of ${formatBytes(info.size)}, expected at most ${formatBytes(maxBytes)}; split it or shorten it`,
+      `Unexpected file of ${size === cap ? `${info.size} bytes` : size}, expected at most ${cap}; split it into several briefings or shorten it`,
       { ruleId: 'file-too-large' },
     );
     return file;

@@ -8,7 +8,7 @@ import type { VFile } from 'vfile';
 import { error, warning } from './lib/messages.ts';
 import type { BriefingMeta, BuildFiles, Pack, Paper, Source } from './lib/model.ts';
 import { checkAgainstSchema } from './lib/schema-check.ts';
-import { didYouMean } from './lib/suggest.ts';
+import { didYouMean, listOf } from './lib/suggest.ts';
 import {
   parseYamlSource,
   rangeOf,
@@ -201,9 +201,10 @@ function reportDuplicateIds(checked: CheckedBriefing[]): void {
       seen.set(folded, entry);
       continue;
     }
+    const fromFileName = !(entry.source && resolvePath(entry.source, '/id').value);
     error(
       entry.file,
-      `Unexpected duplicate id \`${entry.meta.id}\`, already used by \`${path.basename(first.file.path)}\`; give each briefing its own id`,
+      `Unexpected duplicate id \`${entry.meta.id}\`${fromFileName ? ' (from the file name)' : ''}, already used by \`${path.basename(first.file.path)}\`; give each briefing its own id${fromFileName ? ' with `id: …` or by renaming the file' : ''}`,
       { ruleId: 'duplicate-id', place: idPlace(entry) },
     );
     entry.meta = undefined;
@@ -296,7 +297,7 @@ function checkMarkings(
   if (pack.marking && scale.length > 0 && !scale.includes(pack.marking)) {
     error(
       packFile,
-      `Unexpected marking \`${pack.marking}\`, expected one of the \`markings\` scale${didYouMean(pack.marking, scale)}`,
+      `Unknown marking \`${pack.marking}\`, expected one of the \`markings\`: ${listOf(scale)}${didYouMean(pack.marking, scale)}`,
       { ruleId: 'unknown-marking', place: rangeOf(packSource, resolvePath(packSource, '/marking').value) },
     );
     return;
@@ -314,7 +315,7 @@ function checkMarkings(
     } else if (!scale.includes(marking)) {
       error(
         entry.file,
-        `Unknown marking \`${marking}\`, expected one of the pack's \`markings\`${didYouMean(marking, scale)}`,
+        `Unknown marking \`${marking}\`, expected one of the pack's \`markings\`: ${listOf(scale)}${didYouMean(marking, scale)}`,
         {
           ruleId: 'unknown-marking',
           place,

@@ -97,7 +97,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     const withHeaderErrors = result.sources.filter(
       (file) => file !== files.pack && file.data.bodyStart && !file.data.briefing,
     );
-    const toCheck = { ...files, briefings: [...files.briefings, ...withHeaderErrors] };
+    // A Set: with no valid briefing, validation hands back every briefing read, these included.
+    const toCheck = { ...files, briefings: [...new Set([...files.briefings, ...withHeaderErrors])] };
     const sharing = parallel;
     await stage('convert', async () => {
       if (sharing) await sharing.finish(new Set(toCheck.briefings));

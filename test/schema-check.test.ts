@@ -94,6 +94,7 @@ describe('suggestions', () => {
       'explainYamlScalars',
       'explainYesNo',
       'explainListWithoutSpace',
+      'explainTextForList',
       'explainItemShape',
       'explainTopLevel',
       'explainMissingSpace',

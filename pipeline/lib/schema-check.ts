@@ -539,8 +539,7 @@ const suggestIsoDate: Enhancer = (problem, { error: raw, value }) => {
 /** Numbers, `true`/`false` and empty values where text is expected: what YAML made of them. */
 const explainYamlScalars: Enhancer = (problem, { error: raw, value }) => {
   if (problem.ruleId !== 'field-type' || raw.params.type !== 'string') return problem;
-  if (value === null)
-    return { ...problem, reason: `${problem.reason}; write the text after the colon, or remove the line` };
+  if (value === null) return { ...problem, reason: `${problem.reason}; write the text after the colon` };
   if (typeof value === 'boolean' || typeof value === 'number') {
     return {
       ...problem,
@@ -584,6 +583,18 @@ const explainListWithoutSpace: Enhancer = (problem, { error: raw, value }) => {
   };
 };
 
+/** One piece of text where a list is expected: the same as a list of one. */
+const explainTextForList: Enhancer = (problem, { error: raw, value }) => {
+  if (raw.keyword !== 'type' || raw.params.type !== 'array' || typeof value !== 'string') return problem;
+  const text = value.trim();
+  if (yesNo.test(text) || text.startsWith('-') || text.includes('\n')) return problem;
+  const key = raw.instancePath.split('/').at(-1) ?? '';
+  return {
+    ...problem,
+    reason: `${problem.reason}; write a list, even of one item: \`${key}: [${show(text)}]\``,
+  };
+};
+
 /** Text where a mapping is expected, in a list of mappings such as `sources`: show the key to add. */
 const explainItemShape: Enhancer = (problem, { error: raw, value }) => {
   if (raw.keyword !== 'type' || raw.params.type !== 'object' || typeof value !== 'string') return problem;
@@ -622,6 +633,7 @@ export const enhancers: readonly Enhancer[] = [
   explainYamlScalars,
   explainYesNo,
   explainListWithoutSpace,
+  explainTextForList,
   explainItemShape,
   explainTopLevel,
   explainMissingSpace,

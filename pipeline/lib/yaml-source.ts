@@ -241,9 +241,9 @@ function describeYamlProblem(problem: YAMLError, source: YamlSource, lines: stri
       );
     }
     case 'BAD_DQ_ESCAPE': {
-      const sequence = /\\\S+/.exec(detail)?.[0] ?? '\\';
+      const sequence = /\\./.exec(detail)?.[0] ?? '\\';
       return syntax(
-        `Unexpected \`${shorten(sequence, 12)}\` in double quotes, expected text; write \`\\\\\` for a backslash, or use single quotes`,
+        `Unexpected \`${sequence}\` in double quotes, expected text; write \`\\\\\` for a backslash, or use single quotes`,
       );
     }
     case 'MULTIPLE_DOCS':
