@@ -8,24 +8,19 @@
  */
 import type { Root as HastRoot } from 'hast';
 import { toString as hastToString } from 'hast-util-to-string';
-import { toXast } from 'hast-util-to-xast';
 import type { Nodes as MdastNodes, Root as MdastRoot } from 'mdast';
 import { toString as mdastToString } from 'mdast-util-to-string';
-import rehypeSanitize from 'rehype-sanitize';
-import rehypeStringify from 'rehype-stringify';
 import remarkGfm from 'remark-gfm';
 import remarkParse from 'remark-parse';
 import remarkRehype from 'remark-rehype';
 import { unified } from 'unified';
 import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
-import { toXml } from 'xast-util-to-xml';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
 import { remarkBodyChecks } from './lib/markdown/remark-body-checks.ts';
 import { remarkRawHtml } from './lib/markdown/remark-raw-html.ts';
-import { sanitizeSchema } from './lib/markdown/sanitize-schema.ts';
 import type { BuildFiles, Content, Heading } from './lib/model.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 
@@ -41,8 +36,37 @@ const checkProcessor = unified()
   .use(rehypeAnchors)
   .freeze();
 
-/** The one Markdown processor of a build: the checks, then rehype-sanitize and the serialiser. */
-const processor = checkProcessor().use(rehypeSanitize, sanitizeSchema).use(rehypeStringify).freeze();
+/**
+ * The one Markdown processor of a build: the checks, then rehype-sanitize and the serialiser, with the
+ * XHTML serialiser beside it. Loaded on first use, once, so `check` never loads what only serialises.
+ */
+async function loadBuildProcessor() {
+  const [
+    { default: rehypeSanitize },
+    { default: rehypeStringify },
+    { sanitizeSchema },
+    { toXast },
+    { toXml },
+  ] = await Promise.all([
+    import('rehype-sanitize'),
+    import('rehype-stringify'),
+    import('./lib/markdown/sanitize-schema.ts'),
+    import('hast-util-to-xast'),
+    import('xast-util-to-xml'),
+  ]);
+  const processor = checkProcessor().use(rehypeSanitize, sanitizeSchema).use(rehypeStringify).freeze();
+  /** Serialises a body as an XHTML fragment; the namespace comes from the document it is placed in. */
+  const toXhtmlFragment = (tree: HastRoot): string => {
+    const xast = toXast(tree);
+    if (xast.type === 'root') {
+      for (const child of xast.children) if (child.type === 'element') delete child.attributes.xmlns;
+    }
+    return toXml(xast, { closeEmptyElements: true });
+  };
+  return { processor, toXhtmlFragment };
+}
+
+let buildProcessor: ReturnType<typeof loadBuildProcessor> | undefined;
 
 /** Options of {@link convertMarkdown}. */
 export interface ConvertOptions {
@@ -90,6 +114,8 @@ export async function checkBriefing(file: VFile, sourceDir: string): Promise<voi
 export async function convertBriefing(file: VFile, sourceDir: string): Promise<void> {
   const body = bodyFile(file, sourceDir);
   if (!body) return;
+  buildProcessor ??= loadBuildProcessor();
+  const { processor, toXhtmlFragment } = await buildProcessor;
   const mdast = processor.parse(body);
   const blocks = collectBlocks(mdast);
   const hast = (await processor.run(mdast, body)) as HastRoot;
@@ -106,15 +132,6 @@ export async function convertBriefing(file: VFile, sourceDir: string): Promise<v
     hasFootnotes: hasFootnotes(mdast),
   };
   file.data.content = content;
-}
-
-/** Serialises a body as an XHTML fragment; the namespace comes from the document it is placed in. */
-function toXhtmlFragment(tree: HastRoot): string {
-  const xast = toXast(tree);
-  if (xast.type === 'root') {
-    for (const child of xast.children) if (child.type === 'element') delete child.attributes.xmlns;
-  }
-  return toXml(xast, { closeEmptyElements: true });
 }
 
 function hasFootnotes(tree: MdastRoot): boolean {
