@@ -227,7 +227,10 @@ function resolveOrder(
       .sort((a, b) => (a.date === b.date ? a.id.localeCompare(b.id) : a.date < b.date ? 1 : -1))
       .map((meta) => meta.id);
   }
-  const known = [...byId.keys()];
+  // A briefing with header errors has no id yet; its file name is still the likeliest meant.
+  const known = [
+    ...new Set([...byId.keys(), ...checked.map((entry) => path.basename(entry.file.path, '.md'))]),
+  ];
   const seen = new Set<string>();
   const order: string[] = [];
   listed.forEach(([id, index]) => {
