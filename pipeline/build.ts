@@ -14,7 +14,7 @@ import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } f
 import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
-import { startParallelBodyChecks } from './lib/parallel-check.ts';
+import { type ParallelBodyChecks, startParallelBodyChecks } from './lib/parallel-check.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildOptions {
@@ -51,6 +51,15 @@ export interface BuildResult {
 /** Below this many briefings, a second thread costs more to start than it saves. */
 const minBriefingsForWorker = 40;
 
+/** The second thread of a check, or none if it cannot start: one thread does the same work. */
+function tryStartParallel(workerUrl: URL): ParallelBodyChecks | undefined {
+  try {
+    return startParallelBodyChecks(workerUrl);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs a build or a check. Never throws: failures come back with their exit code. */
 export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const log = options.log ?? (() => undefined);
@@ -78,9 +87,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   let release: (() => Promise<void>) | undefined;
   // Started first, so the worker loads while the files are read.
   let parallel =
-    options.mode === 'check' && options.checkWorker
-      ? startParallelBodyChecks(options.checkWorker)
-      : undefined;
+    options.mode === 'check' && options.checkWorker ? tryStartParallel(options.checkWorker) : undefined;
   try {
     sourceDateEpoch();
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));

@@ -58,6 +58,12 @@ function addMessages(file: VFile, messages: readonly SerialisedMessage[]): void 
   }
 }
 
+/** What the worker answers: the messages of each briefing it took, or why it could not. */
+interface Answer {
+  results?: BodyCheckResult[];
+  failure?: string;
+}
+
 /** Body checks shared with a worker thread; see the module comment. */
 export interface ParallelBodyChecks {
   /** Hands the worker the briefings as read; it starts at once. */
@@ -78,7 +84,6 @@ export function startParallelBodyChecks(workerUrl: URL): ParallelBodyChecks {
     resourceLimits: { maxYoungGenerationSizeMb: 64 },
   });
   worker.unref();
-  type Answer = { results?: BodyCheckResult[]; failure?: string };
   const reply = new Promise<Answer>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
@@ -104,20 +109,29 @@ export function startParallelBodyChecks(workerUrl: URL): ParallelBodyChecks {
       worker.postMessage(request);
     },
     async finish(wanted) {
+      const checkedHere = new Set<VFile>();
       const takeNext = async (): Promise<void> => {
         for (;;) {
           const index = Atomics.add(claimed, 0, 1);
           const file = briefings[index];
           if (!file) return;
+          checkedHere.add(file);
           if (wanted.has(file)) await checkBriefing(file, sourceDir);
         }
       };
       await Promise.all([takeNext(), takeNext(), takeNext(), takeNext()]);
-      const answer = await reply;
-      if (answer.failure !== undefined) throw new Error(`The check worker failed: ${answer.failure}`);
-      for (const result of answer.results ?? []) {
-        const file = briefings[result.index];
-        if (file && wanted.has(file)) addMessages(file, result.messages);
+      const answer: Answer = await reply.catch((cause: unknown) => ({ failure: String(cause) }));
+      if (answer.failure === undefined) {
+        for (const result of answer.results ?? []) {
+          const file = briefings[result.index];
+          if (file && wanted.has(file)) addMessages(file, result.messages);
+        }
+        return;
+      }
+      // The worker could not finish (it failed to start, its bundle went away, or a check threw):
+      // this thread checks what it did not. A check that throws throws here too, with its cause.
+      for (const file of briefings) {
+        if (wanted.has(file) && !checkedHere.has(file)) await checkBriefing(file, sourceDir);
       }
     },
     async close() {
