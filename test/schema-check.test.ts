@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { projectPath } from '../pipeline/lib/project.ts';
 import { enhancers, fieldLabel, isoDateFor } from '../pipeline/lib/schema-check.ts';
 import { closest, editDistance } from '../pipeline/lib/suggest.ts';
+import { generatedValidatorsPath, validatorCode } from '../pipeline/lib/validator-code.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -43,6 +44,13 @@ describe('the schemas', () => {
       }
     });
   }
+});
+
+describe('the compiled validators', () => {
+  it('are in step with the schemas and the installed ajv', () => {
+    const committed = readFileSync(generatedValidatorsPath, 'utf8');
+    expect(committed, 'out of date: run `npx tsx scripts/generate-validators.ts`').toBe(validatorCode());
+  });
 });
 
 describe('isoDateFor', () => {

@@ -2,15 +2,15 @@
  * Checks YAML sources against the JSON Schemas in `schemas/` and turns every ajv error into a message
  * an author can act on, at the exact place in the file.
  *
- * The validators are compiled once, when this module loads. Raw ajv errors pass through small
- * enhancers, each `(problem, context) => problem`, that add what a person needs: "did you mean",
+ * The validators are compiled once, ahead of time, from the same schemas. Raw ajv errors pass through
+ * small enhancers, each `(problem, context) => problem`, that add what a person needs: "did you mean",
  * the allowed values, the date written the right way, what YAML 1.2 made of `yes` or `1984`.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import formatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Position } from 'unist';
 import type { VFile } from 'vfile';
+import { briefing as validateBriefing, pack as validatePack } from './generated/validators.cjs';
 import { error } from './messages.ts';
 import { projectPath } from './project.ts';
 import { didYouMean, listOf } from './suggest.ts';
@@ -28,29 +28,17 @@ function loadSchema(name: SchemaName): JsonObject {
   return JSON.parse(readFileSync(projectPath('schemas', `${name}.schema.json`), 'utf8'));
 }
 
-// ajv-formats is CommonJS: Node's default import is `module.exports`, whose `default` is the plugin.
-const addFormats = formatsModule.default;
-
-// `verbose` puts the failing value and its schema on each error, for the enhancers. No `$data`, and
-// without `loadSchema` ajv never fetches a `$ref`: the schemas are the project's, never a document's.
-const ajv = new Ajv2020({
-  allErrors: true,
-  strict: true,
-  $data: false,
-  validateFormats: true,
-  verbose: true,
-});
-addFormats(ajv, ['date', 'uri']);
-
+/** The schemas themselves, for the enhancers: field names, descriptions. */
 const schemas: Record<SchemaName, JsonObject> = {
   pack: loadSchema('pack'),
   briefing: loadSchema('briefing'),
 };
 
-const validators: Record<SchemaName, ValidateFunction> = {
-  pack: ajv.compile(schemas.pack),
-  briefing: ajv.compile(schemas.briefing),
-};
+/**
+ * The validators, compiled by ajv ahead of time (`validator-code.ts`; a test keeps them in step with
+ * the schemas), so no check loads ajv or compiles a schema.
+ */
+const validators: Record<SchemaName, ValidateFunction> = { pack: validatePack, briefing: validateBriefing };
 
 /** The keys a schema allows in the mapping a schema pointer names (the top level by default). */
 export function schemaKeys(name: SchemaName, pointer = ''): string[] {
