@@ -5,17 +5,12 @@
  */
 import path from 'node:path';
 import type { VFile } from 'vfile';
+import { splitFrontMatter } from './lib/front-matter.ts';
 import { error, warning } from './lib/messages.ts';
 import type { BriefingMeta, BuildFiles, Pack, Paper, Source } from './lib/model.ts';
 import { checkAgainstSchema } from './lib/schema-check.ts';
 import { didYouMean, listOf } from './lib/suggest.ts';
-import {
-  parseYamlSource,
-  rangeOf,
-  resolvePath,
-  splitFrontMatter,
-  type YamlSource,
-} from './lib/yaml-source.ts';
+import { parseYamlSource, rangeOf, resolvePath, type YamlSource } from './lib/yaml-source.ts';
 
 /** At most this many control characters are reported per file. */
 const maxControlCharacterReports = 10;

@@ -6,8 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import { VFile } from 'vfile';
 import { checkBriefing } from '../03-convert-markdown.ts';
+import { splitFrontMatter } from './front-matter.ts';
 import { type BodyCheckRequest, type BodyCheckResult, serialiseMessages } from './parallel-check.ts';
-import { splitFrontMatter } from './yaml-source.ts';
 
 parentPort?.once('message', async (request: BodyCheckRequest) => {
   try {
