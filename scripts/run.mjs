@@ -150,7 +150,7 @@ async function bundledCli() {
         sourcemap: 'linked',
         // Only `build` loads these, through `import()`; they stay in node_modules.
         external: ['puppeteer', 'pdf-lib', 'liquidjs', 'fflate'],
-        // CommonJS dependencies (yaml, ajv) call `require`, which an ES module lacks.
+        // CommonJS modules (yaml, the compiled validators) call `require`, which an ES module lacks.
         banner: {
           js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         },
