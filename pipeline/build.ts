@@ -85,19 +85,16 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
 
   let session: BrowserSession | undefined;
   let release: (() => Promise<void>) | undefined;
-  // Started first, so the worker loads while the files are read.
-  let parallel =
-    options.mode === 'check' && options.checkWorker ? tryStartParallel(options.checkWorker) : undefined;
+  let parallel: ParallelBodyChecks | undefined;
   try {
     sourceDateEpoch();
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
-    if (parallel && files.briefings.length >= minBriefingsForWorker) {
-      parallel.start(files.sourceDir, files.briefings);
-      log(`Checking ${files.briefings.length} briefings on two threads`);
-    } else {
-      await parallel?.close();
-      parallel = undefined;
+    // The worker loads while this thread validates the headers, then both check the bodies.
+    if (options.mode === 'check' && options.checkWorker && files.briefings.length >= minBriefingsForWorker) {
+      parallel = tryStartParallel(options.checkWorker);
+      parallel?.start(files.sourceDir, files.briefings);
+      if (parallel) log(`Checking ${files.briefings.length} briefings on two threads`);
     }
     files = await stage('validate', () => validateSource(files));
     // Bodies of briefings whose header has errors are checked too: one run reports every problem.
