@@ -18,10 +18,11 @@ import {
   type Node,
   type Pair,
   parseDocument,
+  type Scalar,
   visit,
   type YAMLError,
 } from 'yaml';
-import { error } from './messages.ts';
+import { countErrors, error, warning } from './messages.ts';
 
 /** Deepest nesting of collections accepted in any YAML source. */
 export const maxYamlDepth = 20;
@@ -53,7 +54,7 @@ export function parseYamlSource(file: VFile, text: string, firstLine: number): Y
     stringKeys: true,
   });
   const source = { document, value: undefined as unknown, lineCounter, firstLine };
-  const errorsBefore = file.messages.length;
+  const errorsBefore = countErrors([file]);
 
   const problems = [...document.errors, ...document.warnings];
   const lines = problems.length > 0 ? text.split('\n') : [];
@@ -69,7 +70,7 @@ export function parseYamlSource(file: VFile, text: string, firstLine: number): Y
     error(file, described.reason, { ruleId: described.ruleId, place: described.place });
   }
   checkNodes(file, source, text);
-  if (file.messages.length > errorsBefore) return undefined;
+  if (countErrors([file]) > errorsBefore) return undefined;
 
   source.value = toPlainValue(document.contents);
   return source;
@@ -247,6 +248,7 @@ function checkNodes(file: VFile, source: YamlSource, text: string): void {
         place: pointAt(source, at >= 0 ? at : start),
       });
     }
+    if (isScalar(node) && node.type === 'PLAIN') reportCommentInValue(file, source, text, node);
     if (!isMap(node) && !isSeq(node)) return true;
     if (depth > maxYamlDepth) {
       error(
@@ -267,6 +269,26 @@ function checkNodes(file: VFile, source: YamlSource, text: string): void {
     return true;
   };
   walk(source.document.contents, 1);
+}
+
+/**
+ * `title: Issue #3` is the text `Issue` and a comment: YAML starts a comment at a space and `#`. A `#`
+ * followed directly by a word after a plain value was almost always meant as part of the value.
+ */
+function reportCommentInValue(file: VFile, source: YamlSource, text: string, node: Scalar): void {
+  const valueEnd = node.range?.[1];
+  if (valueEnd === undefined) return;
+  const lineEnd = text.indexOf('\n', valueEnd);
+  const rest = text.slice(valueEnd, lineEnd === -1 ? undefined : lineEnd).replace(/\r$/, '');
+  const comment = /^[ \t]+(#\S.*)$/.exec(rest)?.[1];
+  if (!comment) return;
+  const value = String(node.source ?? node.value);
+  const whole = `${value}${rest.trimEnd()}`;
+  warning(
+    file,
+    `Unexpected comment \`${comment}\` after the value \`${value}\`, which YAML leaves out; if it is part of the value, put the whole value in double quotes: \`"${whole}"\``,
+    { ruleId: 'yaml-comment', place: pointAt(source, valueEnd + rest.indexOf('#')) },
+  );
 }
 
 function isDefaultTag(tag: string): boolean {
