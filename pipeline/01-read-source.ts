@@ -81,39 +81,48 @@ async function readTextFile(
   const file = new VFile({ path: filePath, value: '' });
   const info = await lstat(filePath).catch(() => undefined);
   if (!info) {
-    error(file, `Unexpected missing \`${path.basename(filePath)}\`, expected the ${what} file here`, {
-      ruleId: 'missing-file',
-    });
+    const reason =
+      what === 'pack.yaml'
+        ? 'Unexpected source folder without `pack.yaml`, expected one beside `briefings/`; create it with at least `title` and `date`'
+        : `Unexpected missing \`${path.basename(filePath)}\`, expected the briefing file here; check that nothing else moves files in \`briefings/\``;
+    error(file, reason, { ruleId: 'missing-file' });
     return file;
   }
   if (!info.isFile()) {
-    const kind = info.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
-    error(file, `Unexpected ${kind}, expected a regular file; copy the file into the source folder`, {
+    const kind = info.isSymbolicLink() ? 'symbolic link' : 'folder, device or pipe';
+    error(file, `Unexpected ${kind}, expected a regular file; copy the file itself into the source folder`, {
       ruleId: 'not-a-file',
     });
     return file;
   }
   if (info.size > maxBytes) {
+    // Just over the cap, both round alike; the exact size then says why.
+    const [size, cap] = [formatBytes(info.size), formatBytes(maxBytes)];
     error(
       file,
-      `Unexpected file of ${formatBytes(info.size)}, expected at most ${formatBytes(maxBytes)}; split it or shorten it`,
+      `Unexpected file of ${size === cap ? `${info.size} bytes` : size}, expected at most ${cap}; split it into several briefings or shorten it`,
       { ruleId: 'file-too-large' },
     );
     return file;
   }
   const bytes = await readFile(filePath);
-  const invalid = firstInvalidUtf8(bytes);
-  if (invalid !== undefined) {
-    const place = positionOfByte(bytes, invalid);
+  let text: string;
+  try {
+    // The native decoder checks the bytes fast; the slow search for the bad byte runs only on failure.
+    text = utf8.decode(bytes);
+  } catch {
+    const place = positionOfByte(bytes, firstInvalidUtf8(bytes) ?? 0);
     error(file, 'Unexpected byte that is not UTF-8; save the file as UTF-8', { ruleId: 'encoding', place });
     return file;
   }
-  let text = bytes.toString('utf8');
   // A byte order mark is harmless but would otherwise shift every column of the first line.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   file.value = text;
   return file;
 }
+
+/** Fails on the first malformed sequence; keeps a byte order mark, which `readTextFile` drops itself. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
@@ -155,10 +164,15 @@ export function firstInvalidUtf8(bytes: Uint8Array): number | undefined {
   return undefined;
 }
 
-/** 1-based line and column of a byte, counting columns in characters of the valid text before it. */
+/**
+ * 1-based line and column of a byte, the column counted in UTF-16 code units of the valid text before
+ * it, as every other position of the reporter is (and as editors count).
+ */
 function positionOfByte(bytes: Uint8Array, byteIndex: number): { line: number; column: number } {
-  const before = Buffer.from(bytes.subarray(0, byteIndex)).toString('utf8');
+  const before = Buffer.from(bytes.subarray(0, byteIndex))
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   const lines = before.split('\n');
   const last = lines.at(-1) ?? '';
-  return { line: lines.length, column: [...last].length + 1 };
+  return { line: lines.length, column: last.length + 1 };
 }

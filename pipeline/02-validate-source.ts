@@ -5,17 +5,12 @@
  */
 import path from 'node:path';
 import type { VFile } from 'vfile';
+import { splitFrontMatter } from './lib/front-matter.ts';
 import { error, warning } from './lib/messages.ts';
 import type { BriefingMeta, BuildFiles, Pack, Paper, Source } from './lib/model.ts';
 import { checkAgainstSchema } from './lib/schema-check.ts';
-import { didYouMean } from './lib/suggest.ts';
-import {
-  parseYamlSource,
-  rangeOf,
-  resolvePath,
-  splitFrontMatter,
-  type YamlSource,
-} from './lib/yaml-source.ts';
+import { didYouMean, listOf } from './lib/suggest.ts';
+import { parseYamlSource, rangeOf, resolvePath, type YamlSource } from './lib/yaml-source.ts';
 
 /** At most this many control characters are reported per file. */
 const maxControlCharacterReports = 10;
@@ -30,9 +25,14 @@ interface CheckedBriefing {
   meta: BriefingMeta | undefined;
 }
 
-/** Validates the pack and every briefing; attaches `pack`, `briefing` and `bodyStart` data to the files. */
+/**
+ * Validates the pack and every briefing; attaches `pack`, `briefing` and `bodyStart` data to the files.
+ * Checks across files use what could be read even when a file has other errors, so one run reports
+ * as much as it can.
+ */
 export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
-  const packSource = checkPackFile(files.pack);
+  const packCheck = checkPackFile(files.pack);
+  const packSource = packCheck?.source;
   const checked = files.briefings.map(checkBriefingFile);
   reportDuplicateIds(checked);
 
@@ -47,7 +47,7 @@ export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
     });
   }
   const briefIds = resolveBriefIds(files.pack, packSource, rawPack, briefingIds, byId);
-  if (rawPack && packSource) {
+  if (rawPack && packSource && packCheck?.valid) {
     const pack = toPack(rawPack, briefingIds, briefIds);
     checkMarkings(files.pack, packSource, pack, checked);
     files.pack.data.pack = pack;
@@ -60,13 +60,19 @@ export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
   return { ...files, briefings: ordered.length > 0 ? ordered : files.briefings };
 }
 
-function checkPackFile(file: VFile): YamlSource | undefined {
+/** `pack.yaml` parsed (or not), and whether it matches its schema. */
+interface PackCheck {
+  source: YamlSource;
+  valid: boolean;
+}
+
+function checkPackFile(file: VFile): PackCheck | undefined {
   if (file.messages.length > 0) return undefined;
   const text = String(file.value);
   reportControlCharacters(file, text);
   const source = parseYamlSource(file, text, 1);
   if (!source) return undefined;
-  return checkAgainstSchema(file, source, 'pack', text) ? source : undefined;
+  return { source, valid: checkAgainstSchema(file, source, 'pack', text) };
 }
 
 function checkBriefingFile(file: VFile): CheckedBriefing {
@@ -120,6 +126,14 @@ function reportControlCharacters(file: VFile, text: string): void {
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** The strings of a list with their index in it (other items were reported by the schema). */
+function indexedStrings(value: unknown): Array<[string, number]> {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap(
+    (item, index): Array<[string, number]> => (typeof item === 'string' ? [[item, index]] : []),
+  );
 }
 
 function toBriefingMeta(raw: Raw, id: string): BriefingMeta {
@@ -182,12 +196,14 @@ function reportDuplicateIds(checked: CheckedBriefing[]): void {
       seen.set(folded, entry);
       continue;
     }
+    const fromFileName = !(entry.source && resolvePath(entry.source, '/id').value);
     error(
       entry.file,
-      `Unexpected duplicate id \`${entry.meta.id}\`, already used by \`${path.basename(first.file.path)}\`; give each briefing its own id`,
+      `Unexpected duplicate id \`${entry.meta.id}\`${fromFileName ? ' (from the file name)' : ''}, already used by \`${path.basename(first.file.path)}\`; give each briefing its own id${fromFileName ? ' with `id: …` or by renaming the file' : ''}`,
       { ruleId: 'duplicate-id', place: idPlace(entry) },
     );
     entry.meta = undefined;
+    delete entry.file.data.briefing;
   }
 }
 
@@ -199,17 +215,22 @@ function resolveOrder(
   checked: CheckedBriefing[],
   byId: Map<string, CheckedBriefing>,
 ): string[] {
-  const listed = rawPack ? strings(rawPack.briefings) : [];
+  const listed = rawPack ? indexedStrings(rawPack.briefings) : [];
   if (!rawPack || listed.length === 0 || !packSource) {
     return checked
       .flatMap((entry) => (entry.meta ? [entry.meta] : []))
       .sort((a, b) => (a.date === b.date ? a.id.localeCompare(b.id) : a.date < b.date ? 1 : -1))
       .map((meta) => meta.id);
   }
-  const known = [...byId.keys()];
+  // A briefing with header errors has no id yet; its file name is still the likeliest meant.
+  const known = [
+    ...new Set([...byId.keys(), ...checked.map((entry) => path.basename(entry.file.path, '.md'))]),
+  ];
   const seen = new Set<string>();
   const order: string[] = [];
-  listed.forEach((id, index) => {
+  listed.forEach(([id, index]) => {
+    // An id that is not even well-formed was reported by the schema.
+    if (!idPattern.test(id)) return;
     const place = rangeOf(packSource, resolvePath(packSource, `/briefings/${index}`).value);
     if (seen.has(id)) {
       error(packFile, `Unexpected \`${id}\` twice in \`briefings\`; list each briefing once`, {
@@ -247,11 +268,12 @@ function resolveBriefIds(
   briefingIds: string[],
   byId: Map<string, CheckedBriefing>,
 ): string[] {
-  const listed = strings((rawPack?.brief as Raw | undefined)?.briefings);
+  const listed = indexedStrings((rawPack?.brief as Raw | undefined)?.briefings);
   if (listed.length === 0 || !packSource) return briefingIds;
   const inPack = new Set(briefingIds);
-  return listed.filter((id, index) => {
+  const kept = listed.filter(([id, index]) => {
     if (inPack.has(id)) return true;
+    if (!idPattern.test(id)) return false;
     const place = rangeOf(packSource, resolvePath(packSource, `/brief/briefings/${index}`).value);
     const reason = byId.has(id)
       ? `Unexpected briefing \`${id}\` in \`brief.briefings\` that is not in the pack; add it to \`briefings\` first`
@@ -259,6 +281,7 @@ function resolveBriefIds(
     error(packFile, reason, { ruleId: 'unknown-briefing', place });
     return false;
   });
+  return kept.map(([id]) => id);
 }
 
 /** Markings: the pack's on its own scale, each briefing's on the scale and not above the pack's. */
@@ -272,7 +295,7 @@ function checkMarkings(
   if (pack.marking && scale.length > 0 && !scale.includes(pack.marking)) {
     error(
       packFile,
-      `Unexpected marking \`${pack.marking}\`, expected one of the \`markings\` scale${didYouMean(pack.marking, scale)}`,
+      `Unknown marking \`${pack.marking}\`, expected one of the \`markings\`: ${listOf(scale)}${didYouMean(pack.marking, scale)}`,
       { ruleId: 'unknown-marking', place: rangeOf(packSource, resolvePath(packSource, '/marking').value) },
     );
     return;
@@ -290,7 +313,7 @@ function checkMarkings(
     } else if (!scale.includes(marking)) {
       error(
         entry.file,
-        `Unknown marking \`${marking}\`, expected one of the pack's \`markings\`${didYouMean(marking, scale)}`,
+        `Unknown marking \`${marking}\`, expected one of the pack's \`markings\`: ${listOf(scale)}${didYouMean(marking, scale)}`,
         {
           ruleId: 'unknown-marking',
           place,

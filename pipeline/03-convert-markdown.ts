@@ -2,59 +2,136 @@
  * Stage 3: convert each briefing's Markdown body to HTML (for print) and XHTML (for the EPUB).
  *
  * remark-parse → remark-gfm (in a worker, within a time and depth budget) → (raw HTML reported) →
- * remark-rehype → Unpacked Q&A → links and images → ids → rehype-sanitize (always the last tree step)
- * → rehype-stringify. The processor is frozen once; what differs per briefing travels on the file.
- * The XHTML is the same tree with the EPUB's semantics added to a copy (`epubSemantics`), so both say
- * the same text.
+ * (footnotes and sections checked) → remark-rehype → Unpacked Q&A → links and images → ids →
+ * rehype-sanitize (always the last tree step) → rehype-stringify. The processors are frozen once; what
+ * differs per briefing travels on the file. `check` runs the same steps up to the ids, which is every
+ * step that reports a problem, and serialises nothing. The XHTML is the same tree with the EPUB's
+ * semantics added to a copy (`epubSemantics`), so both say the same text.
  */
 import type { Root as HastRoot } from 'hast';
 import { toString as hastToString } from 'hast-util-to-string';
-import { toXast } from 'hast-util-to-xast';
 import type { Nodes as MdastNodes, Root as MdastRoot } from 'mdast';
 import { toString as mdastToString } from 'mdast-util-to-string';
-import rehypeSanitize from 'rehype-sanitize';
-import rehypeStringify from 'rehype-stringify';
 import remarkGfm from 'remark-gfm';
 import remarkParse from 'remark-parse';
 import remarkRehype from 'remark-rehype';
 import { unified } from 'unified';
 import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
-import { toXml } from 'xast-util-to-xml';
-import { epubSemantics } from './lib/markdown/epub-semantics.ts';
 import { parseMarkdown } from './lib/markdown/parse-markdown.ts';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
+import { remarkBodyChecks } from './lib/markdown/remark-body-checks.ts';
 import { remarkRawHtml } from './lib/markdown/remark-raw-html.ts';
-import { sanitizeSchema } from './lib/markdown/sanitize-schema.ts';
 import { error } from './lib/messages.ts';
 import type { BuildFiles, Content, Heading, TextBlock } from './lib/model.ts';
+import { mapWithConcurrency } from './lib/pool.ts';
 import type { RemoteImages } from './lib/remote-images.ts';
 
-/** The one Markdown processor of the process. */
-const processor = unified()
+/**
+ * The Markdown processor of `check`: every step that can report a problem, and no serialising. Its
+ * parser is used only inside the parsing worker's budget (`parseMarkdown`); here it runs the rest.
+ */
+const checkProcessor = unified()
   .use(remarkParse)
   .use(remarkGfm)
   .use(remarkRawHtml)
+  .use(remarkBodyChecks)
   .use(remarkRehype, { footnoteLabel: 'Notes', footnoteBackContent: '↑', footnoteLabelTagName: 'h2' })
   .use(rehypeUnpacked)
   .use(rehypeResources)
   .use(rehypeAnchors)
-  .use(rehypeSanitize, sanitizeSchema)
-  .use(rehypeStringify)
   .freeze();
+
+/**
+ * The one Markdown processor of a build: the checks, then rehype-sanitize and the serialiser, with the
+ * XHTML serialiser and the EPUB semantics beside it. Loaded on first use, once, so `check` never loads
+ * what only serialises.
+ */
+async function loadBuildProcessor() {
+  const [
+    { default: rehypeSanitize },
+    { default: rehypeStringify },
+    { sanitizeSchema },
+    { epubSemantics },
+    { toXast },
+    { toXml },
+  ] = await Promise.all([
+    import('rehype-sanitize'),
+    import('rehype-stringify'),
+    import('./lib/markdown/sanitize-schema.ts'),
+    import('./lib/markdown/epub-semantics.ts'),
+    import('hast-util-to-xast'),
+    import('xast-util-to-xml'),
+  ]);
+  const processor = checkProcessor().use(rehypeSanitize, sanitizeSchema).use(rehypeStringify).freeze();
+  /** The body as an XHTML fragment with the EPUB's semantics; the namespace comes from its document. */
+  const toXhtmlFragment = (tree: HastRoot): string => {
+    const xast = toXast(epubSemantics(tree));
+    if (xast.type === 'root') {
+      for (const child of xast.children) if (child.type === 'element') delete child.attributes.xmlns;
+    }
+    return toXml(xast, { closeEmptyElements: true });
+  };
+  return { processor, toXhtmlFragment };
+}
+
+let buildProcessor: ReturnType<typeof loadBuildProcessor> | undefined;
 
 /** Options of {@link convertMarkdown}. */
 export interface ConvertOptions {
+  /** `check` only reports problems: no HTML, no XHTML, no `content` on the files. */
+  mode?: 'build' | 'check';
   /** The build's fetcher of remote images; without it (the default) a remote image is an error. */
   remoteImages?: RemoteImages | undefined;
 }
 
 /** Converts every briefing body; attaches `content` to each briefing file. */
 export async function convertMarkdown(files: BuildFiles, options: ConvertOptions = {}): Promise<BuildFiles> {
+  if (options.mode === 'check') {
+    // A few at a time: the trees of five hundred briefings held at once cost more in garbage
+    // collection than they save in waiting for image files.
+    await mapWithConcurrency(files.briefings, 4, (file) => checkBriefing(file, files.sourceDir));
+    return files;
+  }
   await Promise.all(files.briefings.map((file) => convertBriefing(file, files.sourceDir, options)));
   return files;
+}
+
+/**
+ * The body of a briefing as a file of its own. Blank lines stand in for the front matter, so every
+ * position in the body is a position in the file. A briefing whose header has errors is still
+ * checked, so one run reports the problems of both.
+ */
+function bodyFile(file: VFile, sourceDir: string, remoteImages?: RemoteImages): VFile | undefined {
+  const { briefing, bodyStart } = file.data;
+  if (!bodyStart) return undefined;
+  const text = String(file.value);
+  return new VFile({
+    path: file.path,
+    value: '\n'.repeat(bodyStart.line - 1) + text.slice(bodyStart.offset),
+    data: { ...(briefing ? { briefing } : {}), sourceDir, ...(remoteImages ? { remoteImages } : {}) },
+  });
+}
+
+/** Parses a body within the parser's budget; a body over it is an error on the briefing. */
+async function parseBody(file: VFile, body: VFile): Promise<MdastRoot | undefined> {
+  const parsed = await parseMarkdown(String(body.value));
+  if ('tree' in parsed) return parsed.tree;
+  const { reason, ruleId, place } = parsed.problem;
+  error(file, reason, { ruleId, place: place ?? { line: file.data.bodyStart?.line ?? 1, column: 1 } });
+  return undefined;
+}
+
+/** Checks one briefing body: reports its problems on the file, converts nothing. */
+export async function checkBriefing(file: VFile, sourceDir: string): Promise<void> {
+  const body = bodyFile(file, sourceDir);
+  if (!body) return;
+  const mdast = await parseBody(file, body);
+  if (!mdast) return;
+  await checkProcessor.run(mdast, body);
+  file.messages.push(...body.messages);
 }
 
 /** Converts one briefing file that passed validation. */
@@ -63,27 +140,16 @@ export async function convertBriefing(
   sourceDir: string,
   options: ConvertOptions = {},
 ): Promise<void> {
-  const { briefing, bodyStart } = file.data;
-  if (!briefing || !bodyStart) return;
-  const text = String(file.value);
-  // Blank lines stand in for the front matter, so every position in the body is a position in the file.
-  const body = new VFile({
-    path: file.path,
-    value: '\n'.repeat(bodyStart.line - 1) + text.slice(bodyStart.offset),
-    data: { briefing, sourceDir, ...(options.remoteImages ? { remoteImages: options.remoteImages } : {}) },
-  });
-  // Parsed apart, within a time, memory and depth budget: see parse-markdown.ts.
-  const parsed = await parseMarkdown(String(body.value));
-  if ('problem' in parsed) {
-    const { reason, ruleId, place } = parsed.problem;
-    error(file, reason, { ruleId, place: place ?? { line: bodyStart.line, column: 1 } });
-    return;
-  }
-  const mdast = parsed.tree;
+  const body = bodyFile(file, sourceDir, options.remoteImages);
+  if (!body) return;
+  const mdast = await parseBody(file, body);
+  if (!mdast) return;
+  buildProcessor ??= loadBuildProcessor();
+  const { processor, toXhtmlFragment } = await buildProcessor;
   const blocks = collectBlocks(mdast);
   const hast = (await processor.run(mdast, body)) as HastRoot;
   const html = processor.stringify(hast, body);
-  const xhtml = toXhtmlFragment(epubSemantics(hast));
+  const xhtml = toXhtmlFragment(hast);
   file.messages.push(...body.messages);
 
   const content: Content = {
@@ -95,15 +161,6 @@ export async function convertBriefing(
     hasFootnotes: hasFootnotes(mdast),
   };
   file.data.content = content;
-}
-
-/** Serialises a body as an XHTML fragment; the namespace comes from the document it is placed in. */
-function toXhtmlFragment(tree: HastRoot): string {
-  const xast = toXast(tree);
-  if (xast.type === 'root') {
-    for (const child of xast.children) if (child.type === 'element') delete child.attributes.xmlns;
-  }
-  return toXml(xast, { closeEmptyElements: true });
 }
 
 function hasFootnotes(tree: MdastRoot): boolean {

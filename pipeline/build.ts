@@ -7,25 +7,30 @@ import type { VFile } from 'vfile';
 import { readSource } from './01-read-source.ts';
 import { validateSource } from './02-validate-source.ts';
 import { convertMarkdown } from './03-convert-markdown.ts';
-import { applyTemplates } from './04-apply-templates.ts';
 import type { Manifest } from './08-write-output.ts';
 import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
 import { checkFontCoverage } from './lib/font-coverage.ts';
-import { countErrors } from './lib/messages.ts';
+import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
+import { type ParallelBodyChecks, startParallelBodyChecks } from './lib/parallel-check.ts';
 import { RemoteImages } from './lib/remote-images.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildOptions {
   sourceDir: string;
   outDir: string;
-  /** `check` validates and converts only: no browser, no output. */
+  /** `check` validates and checks the bodies only: no templates, no browser, no output. */
   mode: 'build' | 'check';
   browser?: string | undefined;
   browserEndpoint?: string | undefined;
+  /**
+   * The bundled worker that shares a check's body checks (`check-worker.js`); without it, or for a
+   * small pack, a check runs on one thread.
+   */
+  checkWorker?: URL | undefined;
   concurrency?: number | undefined;
   /** Time budget of a document in the browser, in milliseconds (large documents get more). */
   timeoutMs?: number | undefined;
@@ -48,6 +53,18 @@ export interface BuildResult {
   /** The error that ended the build, when it was not the source's. */
   failure?: unknown;
   outDir: string;
+}
+
+/** Below this many briefings, a second thread costs more to start than it saves. */
+const minBriefingsForWorker = 40;
+
+/** The second thread of a check, or none if it cannot start: one thread does the same work. */
+function tryStartParallel(workerUrl: URL): ParallelBodyChecks | undefined {
+  try {
+    return startParallelBodyChecks(workerUrl);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs a build or a check. Never throws: failures come back with their exit code. */
@@ -82,21 +99,39 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     void pool?.kill();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  let parallel: ParallelBodyChecks | undefined;
   try {
     sourceDateEpoch();
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
+    // The worker loads while this thread validates the headers, then both check the bodies.
+    if (options.mode === 'check' && options.checkWorker && files.briefings.length >= minBriefingsForWorker) {
+      parallel = tryStartParallel(options.checkWorker);
+      parallel?.start(files.sourceDir, files.briefings);
+      if (parallel) log(`Checking ${files.briefings.length} briefings on two threads`);
+    }
     files = await stage('validate', () => validateSource(files));
     const remoteImages = options.allowRemoteImages ? new RemoteImages() : undefined;
-    files = await stage('convert', () => convertMarkdown(files, { remoteImages }));
+    // Bodies of briefings whose header has errors are checked too: one run reports every problem.
+    const withHeaderErrors = result.sources.filter(
+      (file) => file !== files.pack && file.data.bodyStart && !file.data.briefing,
+    );
+    // A Set: with no valid briefing, validation hands back every briefing read, these included.
+    const toCheck = { ...files, briefings: [...new Set([...files.briefings, ...withHeaderErrors])] };
+    const sharing = parallel;
+    await stage('convert', async () => {
+      if (sharing) await sharing.finish(new Set(toCheck.briefings));
+      else await convertMarkdown(toCheck, { mode: options.mode, remoteImages });
+    });
     checkFontCoverage(files);
+    for (const file of result.sources) capMessages(file);
     stopOnSourceErrors();
-    const epoch = epochFor(files.pack.data.pack?.date);
-    files = await stage('templates', () => applyTemplates(files));
+    // `check` stops here: the templates only lay out what was checked, and need no source.
     if (options.mode === 'check') return result;
-
-    // Loaded only when printing, so `check` never pays for puppeteer and pdf-lib.
+    const epoch = epochFor(files.pack.data.pack?.date);
+    // Loaded only when building, so `check` never pays for LiquidJS, puppeteer and pdf-lib.
     const [
+      { applyTemplates },
       { printPdfs },
       { postProcessPdfs },
       { packageEpub },
@@ -104,6 +139,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       { defaultConcurrency, openBrowser },
       { BrowserPool: Pool },
     ] = await Promise.all([
+      import('./04-apply-templates.ts'),
       import('./05-print-pdfs.ts'),
       import('./06-post-process-pdfs.ts'),
       import('./07-package-epub.ts'),
@@ -111,6 +147,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       import('./lib/browser.ts'),
       import('./lib/browser-pool.ts'),
     ]);
+    files = await stage('templates', () => applyTemplates(files));
+
     release = (await stage('lock', () => lockOutputFolder(outDir))).release;
     const activePool = new Pool(() =>
       openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
@@ -143,6 +181,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     return result;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    await parallel?.close();
     await pool?.close();
     await release?.();
   }

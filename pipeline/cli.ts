@@ -2,6 +2,7 @@
  * The command line: `build` and `check`, with the options of SPEC.md. Parses arguments, runs the
  * build, prints the report (human on stderr, `--json` on stdout) and exits with the promised code.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runBuild } from './build.ts';
 import { ExitCode, type ExitCodeValue, UsageError } from './lib/errors.ts';
@@ -124,6 +125,16 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
   };
 }
 
+/**
+ * The worker `check` shares its work with. It exists only in the bundle `scripts/run.mjs` makes,
+ * beside this module as `check-worker.js`; run as TypeScript, a check uses one thread.
+ */
+function bundledCheckWorker(): URL | undefined {
+  if (!import.meta.url.endsWith('.js')) return undefined;
+  const url = new URL('./check-worker.js', import.meta.url);
+  return existsSync(url) ? url : undefined;
+}
+
 /** Runs the command line and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<ExitCodeValue | number> {
   let args: ReturnType<typeof parseCliArguments>;
@@ -162,6 +173,7 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     browserEndpoint: args.browserEndpoint,
     concurrency: args.concurrency,
     allowRemoteImages: args.allowRemoteImages,
+    checkWorker: bundledCheckWorker(),
     log: (line) => {
       if (verbose || (!quiet && line.startsWith('Running as root'))) process.stderr.write(`${line}\n`);
     },

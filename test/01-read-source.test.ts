@@ -78,6 +78,18 @@ describe('readSource', () => {
     expect(errorsOf(files.briefings[0] ?? files.pack)).toEqual(['2:11 encoding']);
   });
 
+  it('counts the column of a bad byte in UTF-16 code units, after a byte order mark, as editors do', async () => {
+    await writeSource(folder.dir, 'title: T\ndate: 2025-07-13\n', []);
+    const bytes = Buffer.concat([
+      Buffer.from('\uFEFF---\ntitle: 😀'),
+      Buffer.from([0xff]),
+      Buffer.from('\n'),
+    ]);
+    await writeFile(path.join(folder.dir, 'briefings', 'emoji.md'), bytes);
+    const files = await readSource({ sourceDir: folder.dir });
+    expect(errorsOf(files.briefings[0] ?? files.pack)).toEqual(['2:10 encoding']);
+  });
+
   it('drops a byte order mark so columns of the first line stay right', async () => {
     await writeSource(folder.dir, '\uFEFFtitle: T\ndate: 2025-07-13\n', []);
     const files = await readSource({ sourceDir: folder.dir });

@@ -93,7 +93,7 @@ describe('validateSource', () => {
     const input = files(packText, { a: '---\ntitle: 1984\ndate: 2025-07-13\nsummary: S.\n---\n' });
     await validateSource(input);
     expect(reasons(input.briefings[0])[0]).toBe(
-      'Unexpected the number `1984` for `title`, expected text; YAML reads `1984` as a number; put it in quotes: `"1984"`',
+      'Unexpected number `1984` for `title`, expected text; YAML reads `1984` as a number, so put it in quotes: `"1984"`',
     );
   });
 
@@ -196,6 +196,93 @@ describe('validateSource', () => {
     expect(reasons(input.briefings[0])[0]).toBe(
       'Unexpected `date:2025-07-13`, expected a space after the colon: `date: 2025-07-13`',
     );
+  });
+
+  it('reports positions in a file with CRLF line endings as in one with LF', async () => {
+    const crlf = (text: string) => text.replaceAll('\n', '\r\n');
+    const broken = '---\ntitle: T\ndate: 13 July 2025\nsumary: S.\n---\n\nBody.\n';
+    const input = files(crlf(packText), { lf: broken, crlf: crlf(broken) });
+    await validateSource(input);
+    const [lf, withCr] = input.briefings.map((file) => report({ ...input, briefings: [] }, [file]));
+    expect(lf).toEqual(['lf.md:2:1 missing-field', 'lf.md:3:7 date-format', 'lf.md:4:1 unknown-field']);
+    expect(withCr?.map((line) => line.replace('crlf', 'lf'))).toEqual(lf);
+    expect(input.briefings[1]?.data.bodyStart).toEqual({ line: 6, offset: 52 });
+  });
+
+  it('reads `no` as text, so the Norwegian language tag is no problem', async () => {
+    const build = await validateSource(files(`${packText}language: no\n`, { a: valid }));
+    expect(report(build)).toEqual([]);
+    expect(build.pack.data.pack?.language).toBe('no');
+  });
+
+  it('explains `yes` and `no` where a list is expected', async () => {
+    const input = files(packText, { a: valid.replace('title:', 'tags: no\nkey_points: yes\ntitle:') });
+    await validateSource(input);
+    expect(report({ ...input, briefings: [] }, input.briefings)).toEqual([
+      'a.md:2:7 field-type',
+      'a.md:3:13 field-type',
+    ]);
+    expect(reasons(input.briefings[0])).toEqual([
+      'Unexpected `no` for `tags`, expected a list; `no` is text in YAML 1.2, not a switch: to leave out `tags`, remove the line',
+      'Unexpected `yes` for `key_points`, expected a list; `yes` is text in YAML 1.2, not a switch: write the items, one per line starting with `- `, or on one line: `[first, second]`',
+    ]);
+  });
+
+  it('points a missing key of a list item at the item, and labels nested fields in full', async () => {
+    const input = files(`${packText}brief:\n  briefings: [Bad Id]\n`, {
+      a: valid.replace('title:', 'sources:\n  - publisher: P\n    url: example.org\ntitle:'),
+    });
+    await validateSource(input);
+    expect(report(input)).toEqual([
+      'pack.yaml:4:15 id-format',
+      'a.md:3:5 missing-field',
+      'a.md:4:10 url-format',
+    ]);
+    expect(reasons(input.pack)[0]).toContain('for item 1 of `brief.briefings`');
+    expect(reasons(input.briefings[0])).toEqual([
+      "Missing `title` in item 1 of `sources`; add `title: …` with the source's title",
+      'Unexpected `example.org` for `url` of item 1 in `sources`, expected a web address starting `https://` or `http://`',
+    ]);
+  });
+
+  it('still checks the briefing order when pack.yaml has other errors', async () => {
+    const input = files(`${packText}paper: A5\nbriefings: [dprk-rusia]\n`, { 'dprk-russia': valid });
+    await validateSource(input);
+    expect(report(input)).toEqual([
+      'pack.yaml:3:8 enum-value',
+      'pack.yaml:4:13 unknown-briefing',
+      'dprk-russia.md:1:1 unlisted-briefing',
+    ]);
+  });
+
+  it('says where a field of the other file belongs', async () => {
+    const input = files(`${packText}summary: S.\n`, { a: valid.replace('title:', 'paper: A4\ntitle:') });
+    await validateSource(input);
+    expect(reasons(input.pack)).toEqual([
+      "Unknown field `summary` in `pack.yaml`, expected it in a briefing's header; move the line there",
+    ]);
+    expect(reasons(input.briefings[0])).toEqual([
+      'Unknown field `paper` in the header, expected it in `pack.yaml`, for the whole pack; move the line there',
+    ]);
+  });
+
+  it('words the common YAML syntax mistakes for authors, at the place to fix', async () => {
+    const input = files(packText, {
+      colon: '---\ntitle: Talks: the outcome\ndate: 2025-07-13\nsummary: S.\n---\n',
+      quote: '---\ntitle: T\nsummary: "Open quote\ndate: 2025-07-13\n---\n',
+      tab: '---\ntitle: T\ndate: 2025-07-13\nsummary: S.\nsources:\n\t- title: A\n---\n',
+    });
+    await validateSource(input);
+    expect(report({ ...input, briefings: [] }, input.briefings)).toEqual([
+      'colon.md:2:8 yaml-syntax',
+      'quote.md:3:10 yaml-syntax',
+      'tab.md:6:1 yaml-syntax',
+    ]);
+    expect(input.briefings.map((file) => reasons(file)[0])).toEqual([
+      'Unexpected `: ` inside the value `Talks: the outcome`, expected one `key: value` per line; put the value in double quotes: `title: "Talks: the outcome"`',
+      'Unexpected end of a value in quotes, expected a closing `"`; end the value with `"` on the line where it starts',
+      'Unexpected tab used to indent, expected spaces; indent YAML with spaces only',
+    ]);
   });
 });
 

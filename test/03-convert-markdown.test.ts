@@ -2,7 +2,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { VFile } from 'vfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { convertBriefing } from '../pipeline/03-convert-markdown.ts';
+import { checkBriefing, convertBriefing } from '../pipeline/03-convert-markdown.ts';
 import { squash, temporaryFolder } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
@@ -21,7 +21,7 @@ const png = Buffer.from(
 );
 
 /** Converts a body as the briefing `sample`, with the front matter taking `headerLines` lines. */
-async function convert(body: string, headerLines = 4): Promise<VFile> {
+async function convert(body: string, headerLines = 4, mode: 'build' | 'check' = 'build'): Promise<VFile> {
   const header = `---\n${'x: y\n'.repeat(headerLines - 2)}---\n`;
   const file = new VFile({ path: path.join(folder.dir, 'briefings', 'sample.md'), value: header + body });
   file.data.briefing = {
@@ -36,7 +36,7 @@ async function convert(body: string, headerLines = 4): Promise<VFile> {
     sources: [],
   };
   file.data.bodyStart = { line: headerLines + 1, offset: header.length };
-  await convertBriefing(file, folder.dir);
+  await (mode === 'build' ? convertBriefing : checkBriefing)(file, folder.dir);
   return file;
 }
 
@@ -93,7 +93,7 @@ describe('convertBriefing', () => {
   });
 
   it('reports a link to an anchor that does not exist, with a suggestion', async () => {
-    const file = await convert('See [it](#the-anser).\n\n## The answer\n');
+    const file = await convert('See [it](#the-anser).\n\n## The answer\n\nYes.\n');
     expect(report(file)).toEqual(['5:5 missing-anchor']);
     expect(file.messages[0]?.reason).toContain('did you mean `#the-answer`?');
   });
@@ -217,5 +217,72 @@ describe('convertBriefing', () => {
       'The note.',
     ]);
     expect(file.data.content?.blocks[0]).toEqual({ text: 'A first paragraph.', line: 5, column: 1 });
+  });
+
+  it('reports footnotes used without a note, notes never used, and notes defined twice', async () => {
+    const file = await convert(
+      [
+        'A claim.[^1] Another.[^2] Not a note: `[^3]`, \\[^4].',
+        '',
+        '[^1]: The source.',
+        '[^1]: The same label again.',
+        '[^spare]: A note nobody cites.',
+        '',
+      ].join('\n'),
+    );
+    expect(report(file)).toEqual(['8:1 duplicate-footnote', '9:1 unused-footnote', '5:22 missing-footnote']);
+    expect(file.messages.map((message) => message.reason)).toEqual([
+      'Unexpected second footnote `[^1]`, already defined on line 7, so this one is left out; merge the two notes or give this one its own label',
+      'Unexpected footnote `[^spare]` that the text never refers to, so it is left out; add `[^spare]` where the note belongs, or remove the note',
+      'Unexpected footnote `[^2]` without a note, so it prints as `[^2]`; add a line `[^2]: …` with the note, or remove the reference',
+    ]);
+  });
+
+  it('warns about a heading with nothing under it before the next of the same or a higher rank', async () => {
+    const file = await convert(
+      [
+        '## Background',
+        '',
+        '### Detail',
+        '',
+        'Text.',
+        '',
+        '### Empty one',
+        '',
+        '## Next',
+        '',
+        'Text.',
+        '',
+        '## Notes',
+        '',
+        'See.[^1]',
+        '',
+        '## Last',
+        '',
+        '[^1]: A note, printed at the end, not under `Last`.',
+        '',
+      ].join('\n'),
+    );
+    expect(report(file)).toEqual(['11:1 empty-section', '21:1 empty-section']);
+    expect(file.messages[0]?.reason).toBe(
+      'Unexpected empty section `Empty one`, expected text under its heading before the next heading of the same or a higher rank; write the section or remove the heading',
+    );
+    expect(file.messages[1]?.reason).toBe(
+      'Unexpected empty section `Last`, expected text under its heading; write the section or remove the heading',
+    );
+  });
+
+  it('keeps positions right in a file with CRLF line endings', async () => {
+    const file = await convert('Intro.\r\n\r\nSee [it](#nowhere).[^x]\r\n\r\n## Empty\r\n');
+    expect(report(file)).toEqual(['7:20 missing-footnote', '9:1 empty-section', '7:5 missing-anchor']);
+  });
+
+  it('reports the same problems when checking as when converting, and converts nothing', async () => {
+    const body = '<b>x</b> [a](#none) [^n]\n\n## Unpacked\n\n### Background\n\n## End\n';
+    const built = await convert(body);
+    const checked = await convert(body, 4, 'check');
+    expect(report(checked)).toEqual(report(built));
+    expect(report(checked)).toHaveLength(7);
+    expect(checked.data.content).toBeUndefined();
   });
 });

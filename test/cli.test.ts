@@ -1,10 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArguments } from '../pipeline/cli.ts';
 import { UsageError } from '../pipeline/lib/errors.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
-import { runCli, temporaryFolder } from './helpers.ts';
+import { generatedId, generatePack, makePng } from '../scripts/generate-pack.ts';
+import { runCli, temporaryFolder, writeSource } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
 beforeAll(async () => {
@@ -83,11 +85,189 @@ describe('the command line', () => {
     expect(run.stderr).toContain('no permission to write');
   });
 
+  it('checks a large pack on two threads with the same report as on one', async () => {
+    const dir = path.join(folder.dir, 'large');
+    await generatePack(dir, { count: 48, footnotes: true, images: true, tables: true });
+    const briefing = (index: number) => path.join(dir, 'briefings', `${generatedId(index)}.md`);
+    const append = async (index: number, text: string) =>
+      writeFile(briefing(index), `${await readFile(briefing(index), 'utf8')}${text}`);
+    await append(3, '\nSee [the map](#nope) and a note.[^none]\n\n## Empty\n');
+    await append(20, '\n![](../assets/chart.png)\n\n<b>raw</b>\n');
+    await append(41, '\n[^spare]: Never cited.\n');
+    const header = await readFile(briefing(30), 'utf8');
+    await writeFile(briefing(30), header.replace(/^title:/m, 'titel:').concat('\n## Also empty\n'));
+
+    const twoThreads = await runCli(['check', '--source', dir, '--json', '--verbose']);
+    const oneThread = await runCli(['check', '--source', dir, '--json'], {
+      env: { BRIEFING_PACK_NO_BUNDLE: '1' },
+    });
+    expect(twoThreads.stderr).toContain('Checking 48 briefings on two threads');
+    expect(oneThread.stderr).not.toContain('two threads');
+    expect(twoThreads.code).toBe(1);
+    expect(oneThread.code).toBe(1);
+    const messages = (run: { stdout: string }) =>
+      JSON.parse(run.stdout).messages as Array<{ ruleId: string }>;
+    expect(messages(twoThreads)).toEqual(messages(oneThread));
+    expect(messages(twoThreads).map((message) => message.ruleId)).toEqual([
+      'missing-anchor',
+      'missing-footnote',
+      'empty-section',
+      'image-alt',
+      'raw-html',
+      'raw-html',
+      'missing-field',
+      'unknown-field',
+      'empty-section',
+      'unused-footnote',
+    ]);
+  });
+
   it('prints a JSON report on stdout with --json and keeps stdout clean of human text', async () => {
     const run = await runCli(['check', '--source', source, '--json']);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report).toMatchObject({ command: 'check', ok: true, exitCode: 0, messages: [] });
-    expect(Object.keys(report.timings)).toEqual(['read', 'validate', 'convert', 'templates']);
+    expect(Object.keys(report.timings)).toEqual(['read', 'validate', 'convert']);
+  });
+});
+
+/** Every file under a folder with its bytes' digest and modification time, to prove nothing changed. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    const digest = createHash('sha256')
+      .update(await readFile(full))
+      .digest('hex');
+    result[path.relative(dir, full)] = `${digest} ${(await stat(full)).mtimeMs}`;
+  }
+  return result;
+}
+
+describe('a source with ten mistakes in three files', () => {
+  it('reports all ten in one run, each at its line and column, exits 1 and leaves the output folder as it was', async () => {
+    const dir = path.join(folder.dir, 'ten');
+    const sourceDir = path.join(dir, 'source');
+    await writeSource(
+      sourceDir,
+      [
+        'title: Weekly pack',
+        'date: 13 July 2025',
+        'paper: a4',
+        'briefings:',
+        '  - trade-talks',
+        '  - energy-prices',
+        '  - energy-prics',
+        '',
+      ].join('\n'),
+      [
+        {
+          name: 'trade-talks',
+          text: [
+            '---',
+            'title: Trade talks resume',
+            'date: 2025-07-13',
+            'summary: Negotiators meet again after a month.',
+            'tags: no',
+            'regions: [Asia, Asia]',
+            '---',
+            '',
+            'See [the outlook](#outlok).',
+            '',
+            'The ministers agreed.[^2]',
+            '',
+            '## Outlook',
+            '',
+            'Calm.',
+            '',
+          ].join('\n'),
+        },
+        {
+          name: 'energy-prices',
+          text: [
+            '---',
+            'title: Energy prices',
+            'date:2025-07-13',
+            'summary: Prices fell.',
+            '---',
+            '',
+            '![](../assets/map.png)',
+            '',
+            '[^spare]: A note nobody cites.',
+            '',
+          ].join('\n'),
+        },
+      ],
+      { 'assets/map.png': makePng(4, 4, [0, 0, 0]) },
+    );
+    const outDir = path.join(dir, 'out');
+    await mkdir(path.join(outDir, 'briefings'), { recursive: true });
+    await writeFile(path.join(outDir, 'pack.pdf'), '%PDF-1.7 an earlier build');
+    await writeFile(path.join(outDir, 'briefings', 'trade-talks.pdf'), '%PDF-1.7 an earlier briefing');
+    await writeFile(path.join(outDir, 'manifest.json'), '{"artifacts": []}\n');
+    const before = await snapshot(outDir);
+
+    const run = await runCli(['build', '--source', sourceDir, '--out', outDir, '--json'], { cwd: dir });
+
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout) as { messages: Array<Record<string, unknown>> };
+    expect(
+      report.messages.map(
+        ({ file, line, column, severity, ruleId }) => `${file}:${line}:${column} ${severity} ${ruleId}`,
+      ),
+    ).toEqual([
+      'source/briefings/energy-prices.md:3:1 error yaml-missing-space',
+      'source/briefings/energy-prices.md:7:1 error image-alt',
+      'source/briefings/energy-prices.md:9:1 error unused-footnote',
+      'source/briefings/trade-talks.md:5:7 error field-type',
+      'source/briefings/trade-talks.md:6:17 error duplicate-item',
+      'source/briefings/trade-talks.md:9:5 error missing-anchor',
+      'source/briefings/trade-talks.md:11:22 error missing-footnote',
+      'source/pack.yaml:2:7 error date-format',
+      'source/pack.yaml:3:8 error enum-value',
+      'source/pack.yaml:7:5 error unknown-briefing',
+    ]);
+    expect(run.stderr).toContain('10 errors; nothing was written.');
+    expect(
+      run.stderr.split('\n').filter((line) => /^source\/\S+:\d+:\d+ +error {2}/.test(line)),
+    ).toHaveLength(10);
+    expect(await snapshot(outDir)).toEqual(before);
+    expect((await readdir(dir)).sort()).toEqual(['out', 'source']);
+  });
+});
+
+describe('front matter that tries to run code', () => {
+  it('is refused and never runs, in check and in build', async () => {
+    const dir = path.join(folder.dir, 'payload');
+    const sentinel = path.join(dir, 'sentinel');
+    const touch = `require('child_process').execSync('touch ${sentinel}')`;
+    await writeSource(path.join(dir, 'source'), 'title: Pack\ndate: 2025-07-13\n', [
+      { name: 'js', text: `---js\n{ title: ${touch}, date: '2025-07-13', summary: 'S' }\n---\n\nBody.\n` },
+      { name: 'javascript', text: `---javascript\nmodule.exports = { title: ${touch} }\n---\n\nBody.\n` },
+      { name: 'spaced', text: `--- js\n({ title: ${touch} })\n---\n\nBody.\n` },
+      {
+        name: 'tagged',
+        text: `---\ntitle: !!js/function "function () { ${touch.replaceAll("'", '\\"')} }"\ndate: 2025-07-13\nsummary: S.\n---\n\nBody.\n`,
+      },
+    ]);
+    for (const command of ['check', 'build']) {
+      const run = await runCli(
+        [command, '--source', path.join(dir, 'source'), '--out', path.join(dir, 'out')],
+        {
+          cwd: dir,
+        },
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^source\/briefings\/js\.md:1:4 +error +Unexpected front matter engine `js`/m,
+      );
+      expect(run.stderr).toMatch(/^source\/briefings\/javascript\.md:1:4 +error .* front-matter-engine$/m);
+      expect(run.stderr).toMatch(/^source\/briefings\/spaced\.md:1:4 +error .* front-matter-engine$/m);
+      expect(run.stderr).toMatch(
+        /^source\/briefings\/tagged\.md:2:8 +error +Unexpected YAML tag `!!js\/function`/m,
+      );
+      await expect(stat(sentinel)).rejects.toThrow(/ENOENT/);
+    }
   });
 });

@@ -48,3 +48,28 @@ export function countErrors(files: Iterable<VFile>): number {
   for (const file of files) for (const message of file.messages) if (message.fatal === true) count++;
   return count;
 }
+
+/** At most this many messages are reported per file; one more says how many were left out. */
+export const maxMessagesPerFile = 100;
+
+/**
+ * Keeps the first `max` messages of a file, errors before warnings, and adds one that counts the
+ * rest: past a hundred, more lines only hide the ones to fix first.
+ */
+export function capMessages(file: VFile, max = maxMessagesPerFile): void {
+  if (file.messages.length <= max) return;
+  const ranked = [...file.messages].sort(
+    (a, b) =>
+      Number(b.fatal === true) - Number(a.fatal === true) ||
+      (a.line ?? 0) - (b.line ?? 0) ||
+      (a.column ?? 0) - (b.column ?? 0),
+  );
+  const kept = ranked.slice(0, max);
+  const rest = ranked.length - kept.length;
+  const first = ranked[max];
+  file.messages.splice(0, file.messages.length, ...kept);
+  error(file, `Unexpected ${rest} more problems in this file, not listed; fix the ones above first`, {
+    ruleId: 'too-many-problems',
+    place: { line: first?.line ?? 1, column: first?.column ?? 1 },
+  });
+}

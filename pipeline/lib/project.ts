@@ -1,10 +1,24 @@
 /** Where the project's own files are, and what the tool calls itself. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * The folder holding `package.json` and `pipeline/`, found upwards from this module: it runs from
+ * `pipeline/lib/` as TypeScript and from `.cache/check/…/` as the bundle `check` starts from.
+ */
+function findProjectRoot(start: string): string {
+  let folder = start;
+  while (!(existsSync(path.join(folder, 'package.json')) && existsSync(path.join(folder, 'pipeline')))) {
+    const parent = path.dirname(folder);
+    if (parent === folder) throw new Error(`No project folder (package.json and pipeline/) above ${start}`);
+    folder = parent;
+  }
+  return folder;
+}
+
 /** The project's root folder (the one holding `package.json`). */
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 /** A path inside the project. */
 export function projectPath(...segments: string[]): string {

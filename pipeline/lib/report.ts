@@ -81,6 +81,11 @@ function describeFailure(failure: unknown): string {
   return lines.join('\n');
 }
 
+/** Briefings in the pack: those `briefings` lists, not every file read (an unlisted one is left out). */
+function briefingsInPack(result: BuildResult): number {
+  return result.sources[0]?.data.pack?.briefingIds.length ?? result.sources.length - 1;
+}
+
 /** The human report of a build, for the terminal (stderr). */
 export function formatHumanReport(
   result: BuildResult,
@@ -102,7 +107,7 @@ export function formatHumanReport(
     const total = Object.values(result.timings).reduce((sum, value) => sum + value, 0);
     if (mode === 'check') {
       lines.push(
-        `Source is valid: ${plural(result.sources.length - 1, 'briefing')}${warnings ? `, ${plural(warnings, 'warning')}` : ''} (${total} ms).`,
+        `Source is valid: ${plural(briefingsInPack(result), 'briefing')}${warnings ? `, ${plural(warnings, 'warning')}` : ''} (${total} ms).`,
       );
     } else {
       const artifacts = result.manifest?.artifacts ?? [];

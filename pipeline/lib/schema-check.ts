@@ -2,46 +2,45 @@
  * Checks YAML sources against the JSON Schemas in `schemas/` and turns every ajv error into a message
  * an author can act on, at the exact place in the file.
  *
- * The validators are compiled once, when this module loads. Raw ajv errors pass through small
- * enhancers, each `(problem, context) => problem`, that add what a person needs: "did you mean",
- * the allowed values, the date written the right way.
+ * The validators are compiled once, ahead of time, from the same schemas. Raw ajv errors pass through
+ * small enhancers, each `(problem, context) => problem`, that add what a person needs: "did you mean",
+ * the allowed values, the date written the right way, what YAML 1.2 made of `yes` or `1984`.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import formatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Position } from 'unist';
 import type { VFile } from 'vfile';
+import { briefing as validateBriefing, pack as validatePack } from './generated/validators.cjs';
 import { error } from './messages.ts';
 import { projectPath } from './project.ts';
 import { didYouMean, listOf } from './suggest.ts';
-import { missingSpaceAfterColon, rangeOf, resolvePath, type YamlSource } from './yaml-source.ts';
+import { findMissingSpace, rangeOf, resolvePath, type YamlSource } from './yaml-source.ts';
 
 /** At most this many schema errors are reported per file; the rest are counted in one last message. */
 export const maxSchemaErrorsPerFile = 50;
 
-type SchemaName = 'pack' | 'briefing';
+/** The two schemas: `pack.yaml` and a briefing's front matter. */
+export type SchemaName = 'pack' | 'briefing';
 
-function loadSchema(name: SchemaName): Record<string, unknown> {
+type JsonObject = Record<string, unknown>;
+
+function loadSchema(name: SchemaName): JsonObject {
   return JSON.parse(readFileSync(projectPath('schemas', `${name}.schema.json`), 'utf8'));
 }
 
-// ajv-formats is CommonJS: Node's default import is `module.exports`, whose `default` is the plugin.
-const addFormats = formatsModule.default;
-
-const ajv = new Ajv2020({ allErrors: true, strict: true, $data: false, validateFormats: true });
-addFormats(ajv, ['date', 'uri']);
-
-const schemas: Record<SchemaName, Record<string, unknown>> = {
+/** The schemas themselves, for the enhancers: field names, descriptions. */
+const schemas: Record<SchemaName, JsonObject> = {
   pack: loadSchema('pack'),
   briefing: loadSchema('briefing'),
 };
 
-const validators: Record<SchemaName, ValidateFunction> = {
-  pack: ajv.compile(schemas.pack),
-  briefing: ajv.compile(schemas.briefing),
-};
+/**
+ * The validators, compiled by ajv ahead of time (`validator-code.ts`; a test keeps them in step with
+ * the schemas), so no check loads ajv or compiles a schema.
+ */
+const validators: Record<SchemaName, ValidateFunction> = { pack: validatePack, briefing: validateBriefing };
 
-/** The keys a schema allows at the top level, for suggestions. */
+/** The keys a schema allows in the mapping a schema pointer names (the top level by default). */
 export function schemaKeys(name: SchemaName, pointer = ''): string[] {
   const node = schemaAt(schemas[name], pointer);
   const properties = node?.properties;
@@ -60,6 +59,8 @@ export interface ProblemContext {
   error: ErrorObject;
   source: YamlSource;
   schema: SchemaName;
+  /** The value the error is about (undefined for a missing key). */
+  value: unknown;
   /** The text of the line the problem is on. */
   lineText: string;
 }
@@ -86,21 +87,29 @@ export function checkAgainstSchema(
       error: raw,
       source,
       schema,
-      lineText: lines[place.start.line - 1] ?? '',
+      value: valueAt(source, raw.instancePath),
+      lineText: (lines[place.start.line - 1] ?? '').replace(/\r$/, ''),
     };
-    return enhancers.reduce((problem, enhance) => enhance(problem, context), describe(raw, context, place));
+    return enhancers.reduce((problem, enhance) => enhance(problem, context), describe(context, place));
   });
   problems.sort(
     (a, b) => a.place.start.line - b.place.start.line || a.place.start.column - b.place.start.column,
   );
-  for (const problem of problems.slice(0, maxSchemaErrorsPerFile)) {
+  const seen = new Set<string>();
+  const unique = problems.filter((problem) => {
+    const key = `${problem.place.start.line}:${problem.place.start.column}:${problem.ruleId}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  for (const problem of unique.slice(0, maxSchemaErrorsPerFile)) {
     error(file, problem.reason, { ruleId: problem.ruleId, place: problem.place });
   }
-  if (problems.length > maxSchemaErrorsPerFile) {
-    const rest = problems.length - maxSchemaErrorsPerFile;
+  if (unique.length > maxSchemaErrorsPerFile) {
+    const rest = unique.length - maxSchemaErrorsPerFile;
     error(file, `Unexpected ${rest} more problems in this file, not listed; fix the ones above first`, {
       ruleId: 'too-many-problems',
-      place: problems[maxSchemaErrorsPerFile]?.place,
+      place: unique[maxSchemaErrorsPerFile]?.place,
     });
   }
   return false;
@@ -109,18 +118,31 @@ export function checkAgainstSchema(
 /** Keywords that say what a value should be; a length error on the same value adds nothing to them. */
 const specificKeywords = new Set(['type', 'format', 'pattern', 'enum']);
 
-/** Drops errors that only restate another: a length error beside a format error of the same value. */
+/**
+ * Drops errors that only restate another of the same value: a length error beside a format error,
+ * a type error beside the list of allowed values.
+ */
 function usefulErrors(errors: readonly ErrorObject[]): ErrorObject[] {
-  const specific = new Set(
-    errors.filter((raw) => specificKeywords.has(raw.keyword)).map((raw) => raw.instancePath),
-  );
-  return errors.filter(
-    (raw) =>
-      !((raw.keyword === 'maxLength' || raw.keyword === 'minLength') && specific.has(raw.instancePath)),
-  );
+  const keywordsAt = new Map<string, Set<string>>();
+  for (const raw of errors) {
+    const keywords = keywordsAt.get(raw.instancePath) ?? new Set<string>();
+    keywords.add(raw.keyword);
+    keywordsAt.set(raw.instancePath, keywords);
+  }
+  return errors.filter((raw) => {
+    const others = keywordsAt.get(raw.instancePath) ?? new Set<string>();
+    if (raw.keyword === 'maxLength' || raw.keyword === 'minLength') {
+      return ![...others].some((keyword) => specificKeywords.has(keyword));
+    }
+    if (raw.keyword === 'type') return !others.has('enum');
+    return true;
+  });
 }
 
-/** Where an error points: `required` at the parent mapping, `additionalProperties` at the unknown key. */
+/**
+ * Where an error points: `required` at the mapping that lacks the key (its key, or its first line),
+ * `additionalProperties` at the unknown key, anything else at the value.
+ */
 function placeOf(raw: ErrorObject, source: YamlSource): Position {
   if (raw.keyword === 'additionalProperties') {
     const key = String(raw.params.additionalProperty);
@@ -129,10 +151,7 @@ function placeOf(raw: ErrorObject, source: YamlSource): Position {
   }
   const target = resolvePath(source, raw.instancePath);
   if (raw.keyword === 'required') {
-    // Point at the key that holds the incomplete mapping; at the top level, at the first key.
-    if (target.key) return rangeOf(source, target.key);
-    const contents = source.document.contents;
-    const start = rangeOf(source, contents ?? undefined).start;
+    const start = rangeOf(source, target.key ?? target.value ?? source.document.contents ?? undefined).start;
     return { start, end: start };
   }
   return rangeOf(source, target.value ?? target.key ?? target.nearest);
@@ -142,36 +161,43 @@ function escapePointer(segment: string): string {
   return segment.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-/** A readable name for the place an instance path points to: `title`, `url` of source 2, key point 3. */
+function isIndex(segment: string | undefined): segment is string {
+  return segment !== undefined && /^\d+$/.test(segment);
+}
+
+/**
+ * A readable name for the place an instance path points to: `title`, `brief.title`, item 3 of
+ * `key_points`, `url` of item 2 in `sources`. Empty for the whole document.
+ */
 export function fieldLabel(instancePath: string): string {
   const segments = instancePath.split('/').slice(1);
   const last = segments.at(-1);
-  if (last === undefined) return 'the header';
-  if (/^\d+$/.test(last)) {
-    const list = segments.at(-2) ?? 'list';
-    return `item ${Number(last) + 1} of \`${list}\``;
-  }
-  const parentIndex = segments.at(-2);
-  if (parentIndex !== undefined && /^\d+$/.test(parentIndex)) {
-    return `\`${last}\` of item ${Number(parentIndex) + 1} in \`${segments.at(-3)}\``;
-  }
-  return `\`${last}\``;
+  if (last === undefined) return '';
+  const parent = segments.length > 1 ? `/${segments.slice(0, -1).join('/')}` : '';
+  if (isIndex(last)) return `item ${Number(last) + 1} of ${fieldLabel(parent)}`;
+  if (isIndex(segments.at(-2))) return `\`${last}\` of ${fieldLabel(parent).replace(/ of /, ' in ')}`;
+  return `\`${segments.join('.')}\``;
+}
+
+/** The name of a whole document, for messages about it. */
+function documentLabel(schema: SchemaName): string {
+  return schema === 'pack' ? '`pack.yaml`' : 'the header';
 }
 
 function show(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `${value.slice(0, 37)}…` : value;
+  if (typeof value === 'string') return value.length > 40 ? `${value.slice(0, 39)}…` : value;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   return String(value);
 }
 
+/** What a value is, as the X of "Unexpected X": `empty value`, `list`, ``number `1984` ``, `` `yes` ``. */
 function typeName(value: unknown): string {
-  if (value === null) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'number') return `the number \`${value}\``;
-  if (typeof value === 'boolean') return `\`${value}\``;
+  if (value === null || value === undefined) return 'empty value';
+  if (Array.isArray(value)) return 'list';
+  if (typeof value === 'object') return 'mapping';
+  if (typeof value === 'number') return `number \`${value}\``;
   return `\`${show(value)}\``;
 }
 
@@ -192,23 +218,23 @@ function valueAt(source: YamlSource, instancePath: string): unknown {
   let current: unknown = source.value;
   for (const segment of instancePath.split('/').slice(1)) {
     if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[segment];
+    current = (current as JsonObject)[segment];
   }
   return current;
 }
 
 /** The base message of a raw ajv error. */
-function describe(raw: ErrorObject, context: ProblemContext, place: Position): SchemaProblem {
+function describe(context: ProblemContext, place: Position): SchemaProblem {
+  const { error: raw, value } = context;
   const label = fieldLabel(raw.instancePath);
-  const value = valueAt(context.source, raw.instancePath);
   const limit = raw.params.limit as number | undefined;
   switch (raw.keyword) {
     case 'required': {
       const missing = String(raw.params.missingProperty);
-      const where = raw.instancePath === '' ? 'header' : label;
+      const where = label === '' ? documentLabel(context.schema) : label;
       const description = describeProperty(context.schema, raw.instancePath, missing);
       return {
-        reason: `Missing \`${missing}\` in the ${where === 'header' ? 'header' : `mapping ${where}`}; add \`${missing}: …\`${description ? ` with ${description}` : ''}`,
+        reason: `Missing \`${missing}\` in ${where}; add \`${missing}: …\`${description ? ` with ${description}` : ''}`,
         ruleId: 'missing-field',
         place,
       };
@@ -217,14 +243,14 @@ function describe(raw: ErrorObject, context: ProblemContext, place: Position): S
       const key = String(raw.params.additionalProperty);
       const allowed = schemaKeys(context.schema, schemaPointerFor(raw.instancePath));
       return {
-        reason: `Unknown field \`${key}\`${raw.instancePath ? ` in ${label}` : ''}, expected one of ${listOf(allowed)}`,
+        reason: `Unknown field \`${key}\`${label ? ` in ${label}` : ''}, expected one of ${listOf(allowed)}`,
         ruleId: 'unknown-field',
         place,
       };
     }
     case 'type':
       return {
-        reason: `Unexpected ${typeName(value)} for ${label}, expected ${expectedType(raw.params.type)}`,
+        reason: `Unexpected ${typeName(value)} for ${label || documentLabel(context.schema)}, expected ${expectedType(raw.params.type)}`,
         ruleId: 'field-type',
         place,
       };
@@ -245,7 +271,7 @@ function describe(raw: ErrorObject, context: ProblemContext, place: Position): S
       return describePattern(raw, label, value, place);
     case 'minLength':
       return {
-        reason: `Unexpected empty ${label}; write some text or remove the line`,
+        reason: `Unexpected empty ${label}, expected some text; write it or remove the line`,
         ruleId: 'empty-field',
         place,
       };
@@ -257,7 +283,7 @@ function describe(raw: ErrorObject, context: ProblemContext, place: Position): S
       };
     case 'minItems':
       return {
-        reason: `Unexpected ${Array.isArray(value) && value.length === 0 ? 'empty list' : 'short list'} for ${label}, expected at least ${limit} ${limit === 1 ? 'item' : 'items'}`,
+        reason: `Unexpected ${Array.isArray(value) && value.length === 0 ? 'empty list' : 'short list'} for ${label}, expected at least ${limit} ${limit === 1 ? 'item' : 'items'}; add ${limit === 1 ? 'one' : 'more'} or remove the line`,
         ruleId: 'too-few-items',
         place,
       };
@@ -282,14 +308,15 @@ function describe(raw: ErrorObject, context: ProblemContext, place: Position): S
     case 'enum': {
       const allowed = (raw.params.allowedValues as unknown[]).map(String);
       return {
-        reason: `Unexpected \`${show(value)}\` for ${label}, expected ${listOf(allowed)}${didYouMean(String(value), allowed)}`,
+        reason: `Unexpected \`${show(value)}\` for ${label}, expected ${listOf(allowed)}`,
         ruleId: 'enum-value',
         place,
       };
     }
     default:
+      // Not reached with the project's schemas; a keyword added to them needs its own wording above.
       return {
-        reason: `Unexpected value for ${label}: ${raw.message ?? 'it does not match the schema'}`,
+        reason: `Unexpected value for ${label || documentLabel(context.schema)}: ${raw.message ?? 'it does not match the schema'}`,
         ruleId: 'schema',
         place,
       };
@@ -328,21 +355,21 @@ function schemaPointerFor(instancePath: string): string {
   return instancePath
     .split('/')
     .slice(1)
-    .map((segment) => (/^\d+$/.test(segment) ? 'items' : `properties/${segment}`))
+    .map((segment) => (isIndex(segment) ? 'items' : `properties/${segment}`))
     .map((segment) => `/${segment}`)
     .join('');
 }
 
-function schemaAt(schema: Record<string, unknown>, pointer: string): Record<string, unknown> | undefined {
+function schemaAt(schema: JsonObject, pointer: string): JsonObject | undefined {
   let current: unknown = schema;
   for (const segment of pointer.split('/').slice(1)) {
     if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[segment];
+    current = (current as JsonObject)[segment];
     const reference = (current as { $ref?: unknown } | undefined)?.$ref;
     if (typeof reference === 'string' && reference.startsWith('#/'))
       current = schemaAt(schema, reference.slice(1));
   }
-  return current !== null && typeof current === 'object' ? (current as Record<string, unknown>) : undefined;
+  return current !== null && typeof current === 'object' ? (current as JsonObject) : undefined;
 }
 
 function describeProperty(schema: SchemaName, instancePath: string, property: string): string {
@@ -371,11 +398,18 @@ const monthNames = [
   'december',
 ];
 
-/** Reads dates written for people (`13 July 2025`, `July 13, 2025`, `13/07/2025` is ambiguous and skipped). */
+/** An ISO date from its parts, when that day exists. */
+function isoDate(year: number, month: number, day: number): string | undefined {
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (year < 1000 || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
+  return date.toISOString().slice(0, 10);
+}
+
+/** Reads dates written for people (`13 July 2025`, `July 13, 2025`); numeric ones are left to {@link isoDateFor}. */
 export function parseHumanDate(text: string): string | undefined {
   const cleaned = text.trim().replace(/,/g, ' ').replace(/\s+/g, ' ').toLowerCase();
-  const dayFirst = /^(\d{1,2})(?:st|nd|rd|th)? ([a-z]+) (\d{4})$/.exec(cleaned);
-  const monthFirst = /^([a-z]+) (\d{1,2})(?:st|nd|rd|th)? (\d{4})$/.exec(cleaned);
+  const dayFirst = /^(\d{1,2})(?:st|nd|rd|th)? ([a-z]+)\.? (\d{4})$/.exec(cleaned);
+  const monthFirst = /^([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)? (\d{4})$/.exec(cleaned);
   const match = dayFirst
     ? { day: dayFirst[1], month: dayFirst[2], year: dayFirst[3] }
     : monthFirst
@@ -385,56 +419,210 @@ export function parseHumanDate(text: string): string | undefined {
   const monthName = match.month;
   const monthIndex = monthNames.findIndex((name) => name === monthName || name.slice(0, 3) === monthName);
   if (monthIndex < 0) return undefined;
-  const day = Number(match.day);
-  const date = new Date(Date.UTC(Number(match.year), monthIndex, day));
-  if (date.getUTCDate() !== day) return undefined;
-  return date.toISOString().slice(0, 10);
+  return isoDate(Number(match.year), monthIndex + 1, Number(match.day));
 }
 
+/** What to write instead of a date that is not `YYYY-MM-DD`, when that can be known. */
+export type DateAdvice =
+  | { kind: 'date'; iso: string }
+  | { kind: 'ambiguous'; dayFirst: string; monthFirst: string }
+  | { kind: 'impossible' };
+
+/**
+ * Reads a date written another way: for people (`13 July 2025`), with other separators or no padding
+ * (`2025/7/13`), with a time (`2025-07-13T09:00`), day or month first when only one reading is a date
+ * (`13/07/2025`), or as the number YAML makes of `20250713`.
+ */
+export function isoDateFor(value: unknown): DateAdvice | undefined {
+  const text = typeof value === 'number' && Number.isInteger(value) ? String(value) : value;
+  if (typeof text !== 'string') return undefined;
+  const trimmed = text.trim();
+  const human = parseHumanDate(trimmed);
+  if (human) return { kind: 'date', iso: human };
+  const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(trimmed);
+  const yearFirst = compact ?? /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?$/.exec(trimmed);
+  if (yearFirst) {
+    const iso = isoDate(Number(yearFirst[1]), Number(yearFirst[2]), Number(yearFirst[3]));
+    return iso ? { kind: 'date', iso } : { kind: 'impossible' };
+  }
+  const yearLast = /^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$/.exec(trimmed);
+  if (yearLast) {
+    const [first, second, year] = [Number(yearLast[1]), Number(yearLast[2]), Number(yearLast[3])];
+    const dayFirst = isoDate(year, second, first);
+    const monthFirst = isoDate(year, first, second);
+    if (dayFirst && monthFirst && dayFirst !== monthFirst) return { kind: 'ambiguous', dayFirst, monthFirst };
+    const iso = dayFirst ?? monthFirst;
+    return iso ? { kind: 'date', iso } : { kind: 'impossible' };
+  }
+  return undefined;
+}
+
+/** The schema of the value an error is about (ajv's `parentSchema`, present with `verbose`). */
+function schemaOf(raw: ErrorObject): JsonObject {
+  return (raw.parentSchema ?? {}) as JsonObject;
+}
+
+/** Unknown keys: the known key it was probably meant to be. */
 const suggestUnknownKey: Enhancer = (problem, { error: raw, schema }) => {
   if (raw.keyword !== 'additionalProperties') return problem;
   const key = String(raw.params.additionalProperty);
   const hint = didYouMean(key, schemaKeys(schema, schemaPointerFor(raw.instancePath)));
   if (!hint) return problem;
-  return { ...problem, reason: `Unknown field \`${key}\`${hint}` };
+  const label = fieldLabel(raw.instancePath);
+  return { ...problem, reason: `Unknown field \`${key}\`${label ? ` in ${label}` : ''}${hint}` };
 };
 
-const suggestIsoDate: Enhancer = (problem, { error: raw, source }) => {
-  if (raw.keyword !== 'format' || raw.params.format !== 'date') return problem;
-  const value = valueAt(source, raw.instancePath);
-  const iso = typeof value === 'string' ? parseHumanDate(value) : undefined;
-  return iso ? { ...problem, reason: `${problem.reason}; write \`${iso}\`` } : problem;
+/** Unknown keys that are fields of the other file: a pack setting in a briefing, or the reverse. */
+const explainKeyOfOtherFile: Enhancer = (problem, { error: raw, schema }) => {
+  if (raw.keyword !== 'additionalProperties' || raw.instancePath !== '') return problem;
+  const key = String(raw.params.additionalProperty);
+  const other: SchemaName = schema === 'pack' ? 'briefing' : 'pack';
+  if (!schemaKeys(other).includes(key)) return problem;
+  const where = other === 'pack' ? 'in `pack.yaml`, for the whole pack' : "in a briefing's header";
+  return {
+    ...problem,
+    reason: `Unknown field \`${key}\` in ${documentLabel(schema)}, expected it ${where}; move the line there`,
+  };
 };
 
-const explainYamlScalars: Enhancer = (problem, { error: raw, source }) => {
-  if (raw.keyword !== 'type' || raw.params.type !== 'string') return problem;
-  const value = valueAt(source, raw.instancePath);
-  if (typeof value === 'boolean' || typeof value === 'number' || value === null) {
-    const hint =
-      value === null
-        ? 'write the text after the colon, or remove the line'
-        : `YAML reads \`${value}\` as a ${typeof value}; put it in quotes: \`"${value}"\``;
-    return { ...problem, reason: `${problem.reason}; ${hint}` };
+/** Values outside an enum: the allowed value it was probably meant to be (`a4` → `A4`). */
+const suggestEnumValue: Enhancer = (problem, { error: raw, value }) => {
+  if (raw.keyword !== 'enum') return problem;
+  const allowed = (raw.params.allowedValues as unknown[]).map(String);
+  return { ...problem, reason: `${problem.reason}${didYouMean(String(value), allowed)}` };
+};
+
+/** Dates written another way: the `YYYY-MM-DD` to write, or why there is none. */
+const suggestIsoDate: Enhancer = (problem, { error: raw, value }) => {
+  const isDateField = schemaOf(raw).format === 'date';
+  if (!isDateField || (raw.keyword !== 'format' && raw.keyword !== 'type')) return problem;
+  const label = fieldLabel(raw.instancePath);
+  const base =
+    raw.keyword === 'type'
+      ? {
+          ...problem,
+          reason: `Unexpected ${typeName(value)} for ${label}, expected a date like \`2025-07-13\``,
+          ruleId: 'date-format',
+        }
+      : problem;
+  const advice = isoDateFor(value);
+  switch (advice?.kind) {
+    case 'date':
+      return { ...base, reason: `${base.reason}; write \`${advice.iso}\`` };
+    case 'ambiguous':
+      return {
+        ...base,
+        reason: `${base.reason}; write it year first, \`${advice.dayFirst}\` or \`${advice.monthFirst}\`, so no reader can take the day for the month`,
+      };
+    case 'impossible':
+      return {
+        ...base,
+        reason: `${base.reason}; that day is not in the calendar, so check the month and the day`,
+      };
+    default:
+      return base;
+  }
+};
+
+/** Numbers, `true`/`false` and empty values where text is expected: what YAML made of them. */
+const explainYamlScalars: Enhancer = (problem, { error: raw, value }) => {
+  if (problem.ruleId !== 'field-type' || raw.params.type !== 'string') return problem;
+  if (value === null) return { ...problem, reason: `${problem.reason}; write the text after the colon` };
+  if (typeof value === 'boolean' || typeof value === 'number') {
+    return {
+      ...problem,
+      reason: `${problem.reason}; YAML reads \`${value}\` as a ${typeof value === 'number' ? 'number' : 'true-or-false value'}, so put it in quotes: \`"${value}"\``,
+    };
   }
   return problem;
 };
 
-const explainMissingSpace: Enhancer = (problem, { lineText }) => {
-  const explanation = missingSpaceAfterColon(lineText);
-  return explanation ? { ...problem, reason: `${problem.reason}; ${lowerFirst(explanation)}` } : problem;
+const yesNo = /^(?:yes|no|y|n|on|off|true|false)$/i;
+
+/**
+ * `yes`, `no`, `true`, `false` where a list or a mapping is expected: in YAML 1.2 `yes` and `no` are
+ * plain text, and no field of a pack or a briefing is switched on or off, so say what to write.
+ */
+const explainYesNo: Enhancer = (problem, { error: raw, value }) => {
+  if (raw.keyword !== 'type' || (raw.params.type !== 'array' && raw.params.type !== 'object')) return problem;
+  const written = typeof value === 'boolean' ? String(value) : typeof value === 'string' ? value.trim() : '';
+  if (!yesNo.test(written)) return problem;
+  const label = fieldLabel(raw.instancePath);
+  const isText = typeof value === 'string';
+  const what = isText
+    ? `\`${written}\` is text in YAML 1.2, not a switch`
+    : `\`${written}\` is not a ${expectedType(raw.params.type).replace(/^a /, '')}`;
+  const negative = /^(?:no|n|off|false)$/i.test(written);
+  const todo = negative
+    ? `to leave out ${label}, remove the line`
+    : raw.params.type === 'array'
+      ? `write the items, one per line starting with \`- \`, or on one line: \`[first, second]\``
+      : 'write its fields on the lines below, indented';
+  return { ...problem, reason: `${problem.reason}; ${what}: ${todo}` };
 };
 
-const explainTopLevel: Enhancer = (problem, { error: raw, source }) => {
+/** `-item` written without a space is text, not a list item. */
+const explainListWithoutSpace: Enhancer = (problem, { error: raw, value }) => {
+  if (raw.keyword !== 'type' || raw.params.type !== 'array' || typeof value !== 'string') return problem;
+  if (!/^-\S/.test(value.trim())) return problem;
+  return {
+    ...problem,
+    reason: `${problem.reason}; put a space after each \`-\` that starts an item: \`- item\``,
+  };
+};
+
+/** One piece of text where a list is expected: the same as a list of one. */
+const explainTextForList: Enhancer = (problem, { error: raw, value }) => {
+  if (raw.keyword !== 'type' || raw.params.type !== 'array' || typeof value !== 'string') return problem;
+  const text = value.trim();
+  if (yesNo.test(text) || text.startsWith('-') || text.includes('\n')) return problem;
+  const key = raw.instancePath.split('/').at(-1) ?? '';
+  return {
+    ...problem,
+    reason: `${problem.reason}; write a list, even of one item: \`${key}: [${show(text)}]\``,
+  };
+};
+
+/** Text where a mapping is expected, in a list of mappings such as `sources`: show the key to add. */
+const explainItemShape: Enhancer = (problem, { error: raw, value }) => {
+  if (raw.keyword !== 'type' || raw.params.type !== 'object' || typeof value !== 'string') return problem;
+  if (yesNo.test(value.trim()) || findMissingSpace(value) || !isIndex(raw.instancePath.split('/').at(-1)))
+    return problem;
+  const required = schemaOf(raw).required;
+  const key = Array.isArray(required) && typeof required[0] === 'string' ? required[0] : undefined;
+  if (!key) return problem;
+  return { ...problem, reason: `${problem.reason}; write \`- ${key}: ${show(value)}\`` };
+};
+
+/** A header or `pack.yaml` that is not a mapping at all. */
+const explainTopLevel: Enhancer = (problem, { error: raw, source, schema }) => {
   if (raw.instancePath !== '' || raw.keyword !== 'type') return problem;
-  const what = source.value === null ? 'an empty header' : `a header that is ${typeName(source.value)}`;
+  const what =
+    source.value === null
+      ? `empty ${documentLabel(schema).replace(/^the /, '')}`
+      : `${typeName(source.value)} as ${documentLabel(schema)}`;
   return { ...problem, reason: `Unexpected ${what}, expected \`key: value\` lines such as \`title: …\`` };
+};
+
+/** `key:value` without a space, which YAML reads as one piece of text. */
+const explainMissingSpace: Enhancer = (problem, { lineText }) => {
+  const found = findMissingSpace(lineText);
+  return found
+    ? { ...problem, reason: `${problem.reason}; put a space after the colon: \`${found.fixed}\`` }
+    : problem;
 };
 
 /** The enhancers, applied in order to every problem. */
 export const enhancers: readonly Enhancer[] = [
   suggestUnknownKey,
+  explainKeyOfOtherFile,
+  suggestEnumValue,
   suggestIsoDate,
   explainYamlScalars,
+  explainYesNo,
+  explainListWithoutSpace,
+  explainTextForList,
+  explainItemShape,
   explainTopLevel,
   explainMissingSpace,
 ];

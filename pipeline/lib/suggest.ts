@@ -1,16 +1,29 @@
 /** "Did you mean" suggestions for misspelt keys, ids and values. */
 
-/** Levenshtein distance between two strings, compared case-insensitively. */
+/**
+ * Edit distance between two strings, compared case-insensitively: insertions, deletions, substitutions
+ * and swaps of two neighbouring letters (`titel` → `title`) each count one (optimal string alignment).
+ */
 export function editDistance(a: string, b: string): number {
   const left = a.toLowerCase();
   const right = b.toLowerCase();
+  let beforePrevious: number[] = [];
   let previous = Array.from({ length: right.length + 1 }, (_, index) => index);
   for (let i = 1; i <= left.length; i++) {
     const current = [i];
     for (let j = 1; j <= right.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (left[i - 1] === right[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+      const cost = left[i - 1] === right[j - 1] ? 0 : 1;
+      let distance = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + cost,
+      );
+      if (i > 1 && j > 1 && left[i - 1] === right[j - 2] && left[i - 2] === right[j - 1]) {
+        distance = Math.min(distance, (beforePrevious[j - 2] ?? 0) + 1);
+      }
+      current[j] = distance;
     }
+    beforePrevious = previous;
     previous = current;
   }
   return previous[right.length] ?? 0;

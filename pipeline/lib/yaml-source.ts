@@ -18,12 +18,12 @@ import {
   type Node,
   type Pair,
   parseDocument,
+  type Scalar,
   visit,
+  type YAMLError,
 } from 'yaml';
-import { error } from './messages.ts';
+import { countErrors, error, warning } from './messages.ts';
 
-/** Largest front matter read, in characters. */
-export const maxFrontMatterLength = 64 * 1024;
 /** Deepest nesting of collections accepted in any YAML source. */
 export const maxYamlDepth = 20;
 
@@ -35,73 +35,6 @@ export interface YamlSource {
   lineCounter: LineCounter;
   /** 1-based file line of the YAML text's first line. */
   firstLine: number;
-}
-
-/** The split of a Markdown file into front matter and body. */
-export interface FrontMatterSplit {
-  yaml: string;
-  /** 1-based file line where the YAML text starts (the line after the opening `---`). */
-  yamlLine: number;
-  /** 0-based offset of the body in the file. */
-  bodyOffset: number;
-  /** 1-based file line where the body starts. */
-  bodyLine: number;
-}
-
-const fence = /^---[ \t]*\r?$/;
-const closingFence = /^(?:---|\.\.\.)[ \t]*\r?$/;
-
-/**
- * Splits a briefing into its front matter and body. Only a `---` fence opens front matter; an engine
- * tag such as `---js` is refused, never evaluated.
- */
-export function splitFrontMatter(file: VFile, text: string): FrontMatterSplit | undefined {
-  const firstLineEnd = text.indexOf('\n');
-  const firstLine = firstLineEnd === -1 ? text : text.slice(0, firstLineEnd);
-  if (!fence.test(firstLine)) {
-    const engine = /^---\s*([A-Za-z][\w-]*)/.exec(firstLine)?.[1];
-    if (engine) {
-      error(
-        file,
-        `Unexpected front matter engine \`${engine}\`, expected YAML between two \`---\` lines; remove \`${engine}\` and write the header in YAML`,
-        { ruleId: 'front-matter-engine', place: { line: 1, column: 4 } },
-      );
-    } else {
-      error(
-        file,
-        'Unexpected briefing without front matter, expected a YAML header between two `---` lines at the top (`title`, `date`, `summary`)',
-        { ruleId: 'missing-front-matter', place: { line: 1, column: 1 } },
-      );
-    }
-    return undefined;
-  }
-  let offset = firstLineEnd + 1;
-  let line = 2;
-  while (offset <= text.length && firstLineEnd !== -1) {
-    const end = text.indexOf('\n', offset);
-    const current = end === -1 ? text.slice(offset) : text.slice(offset, end);
-    if (closingFence.test(current)) {
-      const yaml = text.slice(firstLineEnd + 1, offset);
-      if (yaml.length > maxFrontMatterLength) {
-        error(
-          file,
-          `Unexpected front matter of ${yaml.length} characters, expected at most ${maxFrontMatterLength}; move long text into the body`,
-          { ruleId: 'front-matter-too-large', place: { line: 1, column: 1 } },
-        );
-        return undefined;
-      }
-      const bodyOffset = end === -1 ? text.length : end + 1;
-      return { yaml, yamlLine: 2, bodyOffset, bodyLine: line + 1 };
-    }
-    if (end === -1) break;
-    offset = end + 1;
-    line++;
-  }
-  error(file, 'Unexpected front matter without an end, expected a closing `---` line after the header', {
-    ruleId: 'unclosed-front-matter',
-    place: { line: 1, column: 1 },
-  });
-  return undefined;
 }
 
 /**
@@ -121,88 +54,241 @@ export function parseYamlSource(file: VFile, text: string, firstLine: number): Y
     stringKeys: true,
   });
   const source = { document, value: undefined as unknown, lineCounter, firstLine };
-  const errorsBefore = file.messages.length;
+  const errorsBefore = countErrors([file]);
 
-  const lines = text.split('\n');
-  for (const problem of [...document.errors, ...document.warnings]) {
-    const place = pointAt(source, problem.pos[0]);
-    const missingSpace = missingSpaceAfterColon(lines[place.line - firstLine] ?? '');
-    error(file, missingSpace ?? describeYamlProblem(problem.code, problem.message), {
-      ruleId: missingSpace ? 'yaml-missing-space' : 'yaml-syntax',
-      place,
-    });
+  const problems = [...document.errors, ...document.warnings];
+  const lines = problems.length > 0 ? text.split('\n') : [];
+  // One mistake often trips the parser more than once on the same line; the first says it best.
+  const reportedLines = new Set<number>();
+  for (const problem of problems) {
+    // Every tag but the plain ones is reported by `checkNodes`, at the tag.
+    if (problem.code === 'TAG_RESOLVE_FAILED') continue;
+    const described = describeYamlProblem(problem, source, lines);
+    const line = described.place.line;
+    if (reportedLines.has(line)) continue;
+    reportedLines.add(line);
+    error(file, described.reason, { ruleId: described.ruleId, place: described.place });
   }
-  if (document.errors.length === 0) checkNodes(file, source, text);
-  if (file.messages.length > errorsBefore) return undefined;
+  checkNodes(file, source, text);
+  if (countErrors([file]) > errorsBefore) return undefined;
 
   source.value = toPlainValue(document.contents);
   return source;
 }
 
-/** `key:value` written without a space is a plain string in YAML, which confuses everything after it. */
-export function missingSpaceAfterColon(lineText: string): string | undefined {
-  const match = /^\s*(?:-\s+)?([A-Za-z_][\w-]*):([^\s/].*?)\s*$/.exec(lineText);
-  if (!match) return undefined;
-  return `Unexpected \`${match[1]}:${match[2]}\`, expected a space after the colon: \`${match[1]}: ${match[2]}\``;
+/** `key:value` written without a space: what was written and what to write. */
+export interface MissingSpace {
+  written: string;
+  fixed: string;
 }
 
-function describeYamlProblem(code: string, message: string): string {
-  const detail = message.split('\n')[0]?.replace(/ at line \d+, column \d+.*$/, '') ?? message;
-  switch (code) {
+/** Finds `key:value` written without a space, which YAML reads as one piece of text. */
+export function findMissingSpace(lineText: string): MissingSpace | undefined {
+  const match = /^\s*(?:-\s+)?([A-Za-z_][\w-]*):([^\s/].*?)\s*$/.exec(lineText);
+  if (!match) return undefined;
+  return { written: `${match[1]}:${match[2]}`, fixed: `${match[1]}: ${match[2]}` };
+}
+
+/** The message for `key:value` written without a space, if the line has one. */
+export function missingSpaceAfterColon(lineText: string): string | undefined {
+  const found = findMissingSpace(lineText);
+  if (!found) return undefined;
+  return `Unexpected \`${found.written}\`, expected a space after the colon: \`${found.fixed}\``;
+}
+
+/** A YAML syntax problem, worded for an author. */
+interface DescribedProblem {
+  reason: string;
+  ruleId: string;
+  place: Point;
+}
+
+function shorten(text: string, length = 40): string {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
+/** Words a problem the `yaml` parser found, from its code, its message and the line it is on. */
+function describeYamlProblem(problem: YAMLError, source: YamlSource, lines: string[]): DescribedProblem {
+  const place = pointAt(source, problem.pos[0]);
+  const lineText = (lines[place.line - source.firstLine] ?? '').replace(/\r$/, '');
+  const syntax = (reason: string, at: Point = place): DescribedProblem => ({
+    reason,
+    ruleId: 'yaml-syntax',
+    place: at,
+  });
+  const missingSpace = missingSpaceAfterColon(lineText);
+  if (missingSpace) return { reason: missingSpace, ruleId: 'yaml-missing-space', place };
+  const detail = problem.message.split('\n')[0] ?? problem.message;
+  switch (problem.code) {
     case 'TAB_AS_INDENT':
-      return 'Unexpected tab used to indent, expected spaces; indent YAML with spaces only';
+      return syntax('Unexpected tab used to indent, expected spaces; indent YAML with spaces only');
     case 'BLOCK_AS_IMPLICIT_KEY':
-    case 'MULTILINE_IMPLICIT_KEY':
-      return `Unexpected YAML structure (${detail}); check the indentation and that each \`key: value\` is on one line, or put the value in quotes`;
-    case 'TAG_RESOLVE_FAILED':
-      return `Unexpected YAML tag (${detail}); remove the \`!\` tag and write a plain value`;
+    case 'MULTILINE_IMPLICIT_KEY': {
+      const pair = /^\s*(?:-\s+)?([^\s:#][^:#]*?):\s+(.*:\s.*)$/.exec(lineText);
+      if (pair?.[2] && !/^["']/.test(pair[2])) {
+        const value = pair[2].trim();
+        return syntax(
+          `Unexpected \`: \` inside the value \`${shorten(value)}\`, expected one \`key: value\` per line; put the value in double quotes: \`${pair[1]}: "${shorten(value)}"\``,
+        );
+      }
+      return syntax(
+        'Unexpected line indented under this value, expected the keys of a mapping lined up under each other; line the next key up with this one, or put a value that runs over several lines in quotes',
+      );
+    }
+    case 'MISSING_CHAR': {
+      if (/quote/i.test(detail)) {
+        const opening = openingQuoteBefore(source, problem.pos[0]);
+        const quote = /single/i.test(detail) ? "'" : '"';
+        return syntax(
+          `Unexpected end of a value in quotes, expected a closing \`${quote}\`; end the value with \`${quote}\` on the line where it starts`,
+          opening ?? place,
+        );
+      }
+      if (/without - indicator/.test(detail)) {
+        return syntax(
+          'Unexpected line in a list without `- `, expected each item to start with `- `, lined up with the others',
+        );
+      }
+      if (/followed by map values/.test(detail)) {
+        return syntax(
+          'Unexpected line that is not `key: value`, expected a key, a colon and a space; check the indentation of this line',
+        );
+      }
+      return syntax(`Unexpected YAML syntax: ${detail}; check the quotes and brackets on this line`);
+    }
+    case 'BAD_INDENT':
+      if (/^Flow (sequence|mapping)/.test(detail)) {
+        const [open, close] = detail.startsWith('Flow sequence') ? ['[', ']'] : ['{', '}'];
+        return syntax(
+          `Unexpected end of a \`${open}…${close}\` list, expected a closing \`${close}\`; close it, or write one item per line starting with \`- \``,
+        );
+      }
+      return syntax(
+        'Unexpected indentation, expected the lines of one mapping or list lined up under each other; indent with spaces, two per level',
+      );
+    case 'BAD_SCALAR_START': {
+      const character = detail.trim().at(-1) ?? '';
+      return syntax(
+        `Unexpected \`${character}\` at the start of a value, expected plain text; put the whole value in double quotes`,
+      );
+    }
+    case 'BAD_DQ_ESCAPE': {
+      const sequence = /\\./.exec(detail)?.[0] ?? '\\';
+      return syntax(
+        `Unexpected \`${sequence}\` in double quotes, expected text; write \`\\\\\` for a backslash, or use single quotes`,
+      );
+    }
+    case 'MULTIPLE_DOCS':
+      return syntax(
+        'Unexpected second YAML document after a `---` line, expected one; remove the `---` line',
+      );
+    case 'NON_STRING_KEY':
+      return syntax('Unexpected key that is a list or a mapping, expected a name like `title`');
+    case 'UNEXPECTED_TOKEN': {
+      const rest = lineText.slice(place.column - 1).trim();
+      if (rest !== '') {
+        return syntax(
+          `Unexpected \`${shorten(rest)}\` after the end of a value, expected the end of the line; put a value that holds quotes in double quotes, or double a single quote inside single quotes (\`''\`)`,
+        );
+      }
+      return syntax(
+        `Unexpected YAML syntax: ${detail}; check the indentation, colons and quotes on this line`,
+      );
+    }
     default:
-      return `Unexpected YAML syntax: ${detail}; check the indentation, colons and quotes on this line`;
+      return syntax(
+        `Unexpected YAML syntax: ${detail}; check the indentation, colons and quotes on this line`,
+      );
   }
+}
+
+/** Where the quoted value that runs to `offset` opens: the last quoted scalar starting before it. */
+function openingQuoteBefore(source: YamlSource, offset: number): Point | undefined {
+  let start: number | undefined;
+  visit(source.document, {
+    Scalar(_key, node) {
+      const begin = node.range?.[0];
+      if (begin === undefined || begin >= offset) return;
+      if (node.type !== 'QUOTE_DOUBLE' && node.type !== 'QUOTE_SINGLE') return;
+      if (start === undefined || begin > start) start = begin;
+    },
+  });
+  return start === undefined ? undefined : pointAt(source, start);
 }
 
 /** Reports what the parser accepts but this tool refuses: duplicate keys, aliases, tags, deep nesting. */
 function checkNodes(file: VFile, source: YamlSource, text: string): void {
-  let reportedDepth = false;
-  visit(source.document, {
-    Alias(_key, node) {
+  // A plain recursive walk: yaml's `visit` hands every node its whole ancestry, which costs more
+  // than the parse itself on a header of fifty nodes.
+  const walk = (node: unknown, depth: number): boolean => {
+    if (isAlias(node)) {
       error(
         file,
         `Unexpected YAML alias \`*${node.source}\`, expected a plain value; write the value out in full`,
-        {
-          ruleId: 'yaml-alias',
-          place: rangeOf(source, node),
-        },
+        { ruleId: 'yaml-alias', place: rangeOf(source, node) },
       );
-    },
-    Node(_key, node, path) {
-      if (node.anchor) {
-        const start = node.range?.[0] ?? 0;
-        const at = text.lastIndexOf(`&${node.anchor}`, start);
-        error(file, `Unexpected YAML anchor \`&${node.anchor}\`, expected a plain value; remove the anchor`, {
-          ruleId: 'yaml-alias',
-          place: pointAt(source, at >= 0 ? at : start),
-        });
+      return true;
+    }
+    if (!isNode(node)) return true;
+    if (node.anchor) {
+      const start = node.range?.[0] ?? 0;
+      const at = text.lastIndexOf(`&${node.anchor}`, start);
+      error(file, `Unexpected YAML anchor \`&${node.anchor}\`, expected a plain value; remove the anchor`, {
+        ruleId: 'yaml-alias',
+        place: pointAt(source, at >= 0 ? at : start),
+      });
+    }
+    if (node.tag && !isDefaultTag(node.tag)) {
+      const written = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
+      const start = node.range?.[0] ?? 0;
+      // The node's range starts at its value; the tag is written before it, as the anchor is.
+      const at = text.lastIndexOf(written, start);
+      error(file, `Unexpected YAML tag \`${written}\`, expected a plain value; remove the tag`, {
+        ruleId: 'yaml-tag',
+        place: pointAt(source, at >= 0 ? at : start),
+      });
+    }
+    if (isScalar(node) && node.type === 'PLAIN') reportCommentInValue(file, source, text, node);
+    if (!isMap(node) && !isSeq(node)) return true;
+    if (depth > maxYamlDepth) {
+      error(
+        file,
+        `Unexpected nesting ${depth} levels deep, expected at most ${maxYamlDepth}; flatten the lists and mappings`,
+        { ruleId: 'yaml-depth', place: rangeOf(source, node) },
+      );
+      return false;
+    }
+    if (isMap(node)) {
+      reportDuplicateKeys(file, source, node.items);
+      for (const pair of node.items) {
+        if (!walk(pair.key, depth + 1) || !walk(pair.value, depth + 1)) return false;
       }
-      if (node.tag && !isDefaultTag(node.tag)) {
-        error(file, `Unexpected YAML tag \`${node.tag}\`, expected a plain value; remove the tag`, {
-          ruleId: 'yaml-tag',
-          place: rangeOf(source, node),
-        });
-      }
-      const depth = path.filter((ancestor) => isMap(ancestor) || isSeq(ancestor)).length;
-      if (!reportedDepth && depth > maxYamlDepth) {
-        reportedDepth = true;
-        error(file, `Unexpected nesting ${depth} levels deep, expected at most ${maxYamlDepth}`, {
-          ruleId: 'yaml-depth',
-          place: rangeOf(source, node),
-        });
-        return visit.BREAK;
-      }
-      if (isMap(node)) reportDuplicateKeys(file, source, node.items);
-      return undefined;
-    },
-  });
+      return true;
+    }
+    for (const item of node.items) if (!walk(item, depth + 1)) return false;
+    return true;
+  };
+  walk(source.document.contents, 1);
+}
+
+/**
+ * `title: Issue #3` is the text `Issue` and a comment: YAML starts a comment at a space and `#`. A `#`
+ * followed directly by a word after a plain value was almost always meant as part of the value.
+ */
+function reportCommentInValue(file: VFile, source: YamlSource, text: string, node: Scalar): void {
+  const valueEnd = node.range?.[1];
+  if (valueEnd === undefined) return;
+  const lineEnd = text.indexOf('\n', valueEnd);
+  const rest = text.slice(valueEnd, lineEnd === -1 ? undefined : lineEnd).replace(/\r$/, '');
+  const comment = /^[ \t]+(#\S.*)$/.exec(rest)?.[1];
+  if (!comment) return;
+  const value = String(node.source ?? node.value);
+  const whole = `${value}${rest.trimEnd()}`;
+  warning(
+    file,
+    `Unexpected comment \`${comment}\` after the value \`${value}\`, which YAML leaves out; if it is part of the value, put the whole value in double quotes: \`"${whole}"\``,
+    { ruleId: 'yaml-comment', place: pointAt(source, valueEnd + rest.indexOf('#')) },
+  );
 }
 
 function isDefaultTag(tag: string): boolean {
