@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     maxWorkers: 2,
-    env: { TZ: 'UTC' },
+    // The build cache is off: every test prints what it checks; test/build-cache.test.ts turns it on.
+    env: { TZ: 'UTC', BRIEFING_PACK_CACHE: 'off' },
   },
 });

@@ -33,6 +33,8 @@ export interface PrintOptions {
   log: (line: string) => void;
   /** Time budget of a document of up to 100 KB of HTML (larger ones get more), in milliseconds. */
   timeoutMs?: number | undefined;
+  /** Print only these documents (the rest came from the build cache); the fonts served stay the same. */
+  only?: ReadonlySet<VFile> | undefined;
 }
 
 /** Passes allowed for the contents' page numbers to settle. */
@@ -74,6 +76,7 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
   const shared = sharedResources(files);
   const jobs = files.documents
     .filter((document) => document.data.document?.target !== 'epub')
+    .filter((document) => options.only?.has(document) ?? true)
     // The longest documents start first, so no long job is left alone at the end.
     .sort((a, b) => String(b.value).length - String(a.value).length);
   const baseBudget = options.timeoutMs ?? defaultDocumentBudgetMs;

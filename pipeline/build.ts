@@ -9,6 +9,7 @@ import { validateSource } from './02-validate-source.ts';
 import { convertMarkdown } from './03-convert-markdown.ts';
 import type { Manifest } from './08-write-output.ts';
 import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
+import { lookUpDocuments, openCache, printable, storeDocuments } from './lib/build-cache.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
 import { checkFontCoverage } from './lib/font-coverage.ts';
@@ -36,6 +37,11 @@ export interface BuildOptions {
   timeoutMs?: number | undefined;
   /** Fetch remote images (off by default): once each, by the pipeline, from public addresses only. */
   allowRemoteImages?: boolean | undefined;
+  /**
+   * The build cache's folder (default `.cache/build/` in the project), or `false` for none: every
+   * document printed, nothing reused, nothing recorded.
+   */
+  cacheDir?: string | false | undefined;
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -53,6 +59,11 @@ export interface BuildResult {
   /** The error that ended the build, when it was not the source's. */
   failure?: unknown;
   outDir: string;
+  /**
+   * What the cache saved: `upToDate` when nothing changed since the last build of the output folder
+   * (nothing was read, printed or written), else how many PDFs were printed and how many reused.
+   */
+  cache?: { upToDate: boolean; printed: number; reused: number };
 }
 
 /** Below this many briefings, a second thread costs more to start than it saves. */
@@ -102,6 +113,13 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   let parallel: ParallelBodyChecks | undefined;
   try {
     sourceDateEpoch();
+    // A build whose inputs and output are as the last build left them stops here: no browser, no writes.
+    const cache = options.mode === 'build' ? await stage('up-to-date', () => openCache(options)) : undefined;
+    if (cache?.upToDate !== undefined) {
+      result.manifest = JSON.parse(cache.upToDate) as Manifest;
+      result.cache = { upToDate: true, printed: 0, reused: 0 };
+      return result;
+    }
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
     // The worker loads while this thread validates the headers, then both check the bodies.
@@ -150,28 +168,46 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     files = await stage('templates', () => applyTemplates(files));
 
     release = (await stage('lock', () => lockOutputFolder(outDir))).release;
-    const activePool = new Pool(() =>
-      openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
-    );
-    pool = activePool;
-    if (options.signal?.aborted) onAbort();
-    const browserVersion = await stage('browser', () => activePool.version());
-    files = await stage('print', () =>
-      printPdfs(files, {
-        pool: activePool,
-        concurrency: options.concurrency ?? defaultConcurrency(),
-        log,
-        timeoutMs: options.timeoutMs,
-      }),
-    );
-    await activePool.close();
-    files = await stage('post-process', () =>
-      postProcessPdfs(files, { epochSeconds: epoch, browserVersion }),
-    );
+    const rendered = files;
+    const lookup = cache
+      ? await stage('cache', () => lookUpDocuments(cache, rendered, epoch))
+      : { keys: new Map<string, string>(), reused: [] as VFile[], fresh: printable(rendered) };
+    let browserVersion = lookup.browserVersion ?? '';
+    let printed: VFile[] = [];
+    if (lookup.fresh.length > 0) {
+      const activePool = new Pool(() =>
+        openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
+      );
+      pool = activePool;
+      if (options.signal?.aborted) onAbort();
+      browserVersion = await stage('browser', () => activePool.version());
+      const only = new Set(lookup.fresh);
+      const fresh = await stage('print', () =>
+        printPdfs(
+          { ...rendered, outputs: [] },
+          {
+            pool: activePool,
+            concurrency: options.concurrency ?? defaultConcurrency(),
+            log,
+            timeoutMs: options.timeoutMs,
+            only,
+          },
+        ),
+      );
+      await activePool.close();
+      printed = (
+        await stage('post-process', () => postProcessPdfs(fresh, { epochSeconds: epoch, browserVersion }))
+      ).outputs;
+    }
+    result.cache = { upToDate: false, printed: printed.length, reused: lookup.reused.length };
+    files = { ...files, outputs: [...files.outputs, ...lookup.reused, ...printed] };
     files = await stage('epub', () => packageEpub(files, { epochSeconds: epoch }));
     result.manifest = await stage('write', () =>
       writeOutput(files, { outDir, epochSeconds: epoch, browserVersion, signal: options.signal, log }),
     );
+    if (cache) {
+      await stage('cache-store', () => storeDocuments(cache, outDir, printed, lookup.keys, browserVersion));
+    }
     return result;
   } catch (error) {
     result.exitCode = options.signal?.aborted

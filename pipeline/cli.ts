@@ -27,6 +27,9 @@ Options:
   --browser-endpoint URL   print on an existing browser (ws://…) instead of launching one
   --concurrency N          pages printed at once (default: the number of cores)
   --timeout SECONDS        time budget of a document in the browser (default 60; large documents get more)
+  --cache DIR              the build cache (default: .cache/build in the project; or set
+                           BRIEFING_PACK_CACHE); a rebuild reprints only what changed
+  --no-cache               print everything, reuse nothing (BRIEFING_PACK_CACHE=off)
   --allow-remote-images    fetch images given as web addresses (off by default): once, by the
                            pipeline, from public addresses only, checked like local images
   --help, --version`;
@@ -47,6 +50,8 @@ export interface CliArguments {
   concurrency: number | undefined;
   timeoutMs: number | undefined;
   allowRemoteImages: boolean;
+  /** The cache folder, `false` for none, undefined for the default. */
+  cacheDir: string | false | undefined;
 }
 
 /** Parses the arguments after the script name; throws `UsageError` on anything unexpected. */
@@ -68,6 +73,8 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
         concurrency: { type: 'string' },
         timeout: { type: 'string' },
         'allow-remote-images': { type: 'boolean' },
+        cache: { type: 'string' },
+        'no-cache': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -108,6 +115,16 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
     }
     timeoutMs = seconds * 1000;
   }
+  if (values['no-cache'] && typeof values.cache === 'string') {
+    throw new UsageError('Use --cache or --no-cache, not both.');
+  }
+  const cacheSetting = values['no-cache'] ? 'off' : (values.cache ?? process.env.BRIEFING_PACK_CACHE);
+  const cacheDir =
+    typeof cacheSetting !== 'string' || cacheSetting === ''
+      ? undefined
+      : cacheSetting === 'off'
+        ? false
+        : cacheSetting;
   const text = (value: unknown, fallback: string) =>
     typeof value === 'string' && value !== '' ? value : fallback;
   return {
@@ -122,6 +139,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
     concurrency,
     timeoutMs,
     allowRemoteImages: values['allow-remote-images'] === true,
+    cacheDir,
   };
 }
 
@@ -173,6 +191,7 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     browserEndpoint: args.browserEndpoint,
     concurrency: args.concurrency,
     allowRemoteImages: args.allowRemoteImages,
+    cacheDir: args.cacheDir,
     checkWorker: bundledCheckWorker(),
     log: (line) => {
       if (verbose || (!quiet && line.startsWith('Running as root'))) process.stderr.write(`${line}\n`);

@@ -75,13 +75,14 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the real command line (`node scripts/run.mjs <args>`) as a child process. */
+/** Runs the real command line (`node scripts/run.mjs <args>`, of this project or a copy) as a child process. */
 export function runCli(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; project?: string } = {},
 ): Promise<CliRun> {
+  const script = path.join(options.project ?? projectRoot, 'scripts', 'run.mjs');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'scripts', 'run.mjs'), ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       cwd: options.cwd ?? projectRoot,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,9 +4,9 @@
  * then a system Chrome or Chromium. When none is found, says exactly what to install.
  */
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer';
 import { EnvironmentError } from './errors.ts';
 
 /** Where a browser was found, for the report. */
@@ -48,16 +48,22 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/** Every Chrome puppeteer has downloaded into its cache, newest version first. */
+/**
+ * Every Chrome puppeteer has downloaded into its cache, newest version first. Puppeteer itself is
+ * loaded only when its cache folder exists: loading it costs half a second, and a build with nothing
+ * to print (its output up to date) should not pay for it.
+ */
 function puppeteerCacheBrowsers(): string[] {
   const found: string[] = [];
+  const cacheDir = process.env.PUPPETEER_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'puppeteer');
+  if (!existsSync(cacheDir)) return found;
   try {
+    const puppeteer = createRequire(import.meta.url)('puppeteer') as { executablePath(): string };
     const expected = puppeteer.executablePath();
     if (isExecutable(expected)) found.push(expected);
   } catch {
     // No configured browser: fall through to the cache folder itself.
   }
-  const cacheDir = process.env.PUPPETEER_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'puppeteer');
   for (const product of ['chrome', 'chrome-headless-shell']) {
     const folder = path.join(cacheDir, product);
     if (!existsSync(folder)) continue;

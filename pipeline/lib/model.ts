@@ -105,6 +105,8 @@ export interface ArtifactInfo {
   pages?: number;
   /** Shown in `manifest.json` next to the artifact (e.g. the brief's fit decision). */
   details?: Record<string, unknown>;
+  /** Taken from the build cache: printed, post-processed and verified by an earlier build. */
+  cached?: boolean;
 }
 
 /** A document rendered from templates, ready to print or package. */

@@ -112,8 +112,14 @@ export function formatHumanReport(
     } else {
       const artifacts = result.manifest?.artifacts ?? [];
       const where = path.relative(process.cwd(), result.outDir) || '.';
+      if (result.cache?.upToDate) {
+        lines.push(
+          `Up to date: nothing changed since the last build; the ${plural(artifacts.length, 'artifact')} in ${where}/ are as they were (${total} ms).`,
+        );
+        return lines;
+      }
       lines.push(
-        `Built ${plural(artifacts.length, 'artifact')} in ${where}/ in ${(total / 1000).toFixed(1)} s${warnings ? ` (${plural(warnings, 'warning')})` : ''}:`,
+        `Built ${plural(artifacts.length, 'artifact')} in ${where}/ in ${(total / 1000).toFixed(1)} s${warnings ? ` (${plural(warnings, 'warning')})` : ''}${result.cache?.reused ? `; ${result.cache.reused} of ${result.cache.reused + result.cache.printed} PDFs unchanged, from the build cache` : ''}:`,
       );
       for (const artifact of artifacts) {
         lines.push(
@@ -134,6 +140,7 @@ export function jsonReport(result: BuildResult, mode: 'build' | 'check'): Record
     outDir: result.outDir,
     messages: collectMessages(result.sources),
     timings: result.timings,
+    ...(result.cache ? { cache: result.cache } : {}),
     ...(result.manifest ? { manifest: result.manifest } : {}),
     ...(result.failure ? { failure: describeFailure(result.failure) } : {}),
   };
