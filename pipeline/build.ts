@@ -4,9 +4,6 @@
  */
 import path from 'node:path';
 import type { VFile } from 'vfile';
-import { readSource } from './01-read-source.ts';
-import { validateSource } from './02-validate-source.ts';
-import { convertMarkdown } from './03-convert-markdown.ts';
 import type { Manifest } from './08-write-output.ts';
 import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
 import { lookUpDocuments, openCache, printable, storeDocuments } from './lib/build-cache.ts';
@@ -16,8 +13,7 @@ import { checkFontCoverage } from './lib/font-coverage.ts';
 import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
-import { type ParallelBodyChecks, startParallelBodyChecks } from './lib/parallel-check.ts';
-import { RemoteImages } from './lib/remote-images.ts';
+import type { ParallelBodyChecks } from './lib/parallel-check.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildOptions {
@@ -70,8 +66,9 @@ export interface BuildResult {
 const minBriefingsForWorker = 40;
 
 /** The second thread of a check, or none if it cannot start: one thread does the same work. */
-function tryStartParallel(workerUrl: URL): ParallelBodyChecks | undefined {
+async function tryStartParallel(workerUrl: URL): Promise<ParallelBodyChecks | undefined> {
   try {
+    const { startParallelBodyChecks } = await import('./lib/parallel-check.ts');
     return startParallelBodyChecks(workerUrl);
   } catch {
     return undefined;
@@ -120,11 +117,18 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       result.cache = { upToDate: true, printed: 0, reused: 0 };
       return result;
     }
+    // Loaded after that check: a build with nothing to do never pays for the parsers and validators.
+    const [{ readSource }, { validateSource }, { convertMarkdown }, { RemoteImages }] = await Promise.all([
+      import('./01-read-source.ts'),
+      import('./02-validate-source.ts'),
+      import('./03-convert-markdown.ts'),
+      import('./lib/remote-images.ts'),
+    ]);
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
     // The worker loads while this thread validates the headers, then both check the bodies.
     if (options.mode === 'check' && options.checkWorker && files.briefings.length >= minBriefingsForWorker) {
-      parallel = tryStartParallel(options.checkWorker);
+      parallel = await tryStartParallel(options.checkWorker);
       parallel?.start(files.sourceDir, files.briefings);
       if (parallel) log(`Checking ${files.briefings.length} briefings on two threads`);
     }
