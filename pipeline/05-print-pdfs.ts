@@ -35,6 +35,8 @@ export interface PrintOptions {
   timeoutMs?: number | undefined;
   /** Print only these documents (the rest came from the build cache); the fonts served stay the same. */
   only?: ReadonlySet<VFile> | undefined;
+  /** Pages of the briefing PDFs not printed by this call (from the build cache), by briefing id. */
+  knownPages?: ReadonlyMap<string, number> | undefined;
 }
 
 /** Passes allowed for the contents' page numbers to settle. */
@@ -77,8 +79,10 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
   const jobs = files.documents
     .filter((document) => document.data.document?.target !== 'epub')
     .filter((document) => options.only?.has(document) ?? true)
-    // The longest documents start first, so no long job is left alone at the end.
-    .sort((a, b) => String(b.value).length - String(a.value).length);
+    // The briefings first, then the pack (its contents' page numbers follow from theirs), then the
+    // briefs; the longest first within each, so no long job is left alone at the end.
+    .sort((a, b) => printOrder(a) - printOrder(b) || String(b.value).length - String(a.value).length);
+  const briefingPages = new BriefingPages(files, jobs, options.knownPages);
   const baseBudget = options.timeoutMs ?? defaultDocumentBudgetMs;
   options.log(`Printing ${jobs.length} documents, ${options.concurrency} at a time`);
 
@@ -106,7 +110,11 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
             await loaded.page.evaluate(() => window.document.fonts.ready.then(() => undefined));
             setPhase('print');
             return info?.target === 'pack'
-              ? await printWithPageNumbers(loaded)
+              ? await printWithPageNumbers(
+                  loaded,
+                  () => briefingPages.predict(loaded),
+                  (line) => options.log(`${document.path}: ${line}`),
+                )
               : info?.target === 'brief' || info?.target === 'briefing-brief'
                 ? await printFitted(loaded, files, document)
                 : { bytes: await loaded.print(), details: undefined };
@@ -123,8 +131,11 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
       if (info?.briefingId && output.data.artifact) output.data.artifact.briefingId = info.briefingId;
       if (result.details && output.data.artifact) output.data.artifact.details = result.details;
       options.log(`Printed ${output.path} in ${Math.round(performance.now() - started)} ms`);
+      if (info?.target === 'briefing' && info.briefingId)
+        briefingPages.printed(info.briefingId, (await loadPdf(result.bytes)).getPageCount());
       return output;
     } catch (cause) {
+      if (info?.target === 'briefing' && info.briefingId) briefingPages.failed(info.briefingId, cause);
       if (cause instanceof SourceErrors || cause instanceof BuildInterrupted) throw cause;
       throw new StageError('print', document.path, { cause });
     }
@@ -149,22 +160,134 @@ function reportBlockedRequest(files: BuildFiles, document: VFile, url: string): 
   warning(source, reason, { ruleId: 'blocked-request' });
 }
 
-/** Prints the pack, writes each briefing's real page into the contents, and prints again until it holds. */
-async function printWithPageNumbers(loaded: LoadedPage): Promise<{ bytes: Uint8Array; details: undefined }> {
+function printOrder(document: VFile): number {
+  const target = document.data.document?.target;
+  return target === 'briefing' ? 0 : target === 'pack' ? 1 : 2;
+}
+
+/**
+ * The pages of each briefing's own PDF, as they are printed (or known from the cache), from which the
+ * pack's contents can be numbered before the pack is printed: a briefing starts the page after the
+ * cover, the contents and the briefings before it, typeset the same way in the pack as alone.
+ */
+class BriefingPages {
+  private readonly pages = new Map<string, Promise<number>>();
+  private readonly settle = new Map<
+    string,
+    { resolve: (pages: number) => void; reject: (cause: unknown) => void }
+  >();
+
+  constructor(
+    private readonly files: BuildFiles,
+    jobs: readonly VFile[],
+    known: ReadonlyMap<string, number> | undefined,
+  ) {
+    for (const [id, pages] of known ?? []) this.pages.set(id, Promise.resolve(pages));
+    for (const job of jobs) {
+      const id = job.data.document?.target === 'briefing' ? job.data.document.briefingId : undefined;
+      if (!id) continue;
+      const promise = new Promise<number>((resolve, reject) => this.settle.set(id, { resolve, reject }));
+      // A failed briefing fails the build on its own; the pack waiting for it just stops waiting.
+      promise.catch(() => undefined);
+      this.pages.set(id, promise);
+    }
+  }
+
+  printed(id: string, pages: number): void {
+    this.settle.get(id)?.resolve(pages);
+  }
+
+  failed(id: string, cause: unknown): void {
+    this.settle.get(id)?.reject(cause);
+  }
+
+  /**
+   * The page of each briefing in the pack, in pack order, or undefined when a briefing's pages are
+   * unknown. Prints the pack once with the briefings hidden to count the cover and contents pages.
+   */
+  async predict(loaded: LoadedPage): Promise<number[] | undefined> {
+    const ids = this.files.pack.data.pack?.briefingIds ?? [];
+    if (ids.some((id) => !this.pages.has(id))) return undefined;
+    const counts = await Promise.all(ids.map((id) => this.pages.get(id) as Promise<number>));
+    const hide = (hidden: boolean) =>
+      loaded.page.evaluate((hidden: boolean) => {
+        for (const element of document.querySelectorAll<HTMLElement>('.briefing, .colophon'))
+          element.style.display = hidden ? 'none' : '';
+      }, hidden);
+    await hide(true);
+    let front: number;
+    try {
+      front = (await loadPdf(await loaded.print())).getPageCount();
+    } finally {
+      await hide(false);
+    }
+    let next = front + 1;
+    return counts.map((count) => {
+      const page = next;
+      next += count;
+      return page;
+    });
+  }
+}
+
+/** Writes page numbers into the contents, in order; returns each link's target and the number written. */
+async function fillContents(loaded: LoadedPage, pages: Record<string, number> | number[]): Promise<void> {
+  await loaded.page.evaluate((pages: Record<string, number> | number[]) => {
+    const links = [...document.querySelectorAll<HTMLAnchorElement>('a.contents-link')];
+    links.forEach((link, index) => {
+      const target = decodeURIComponent(link.hash.slice(1));
+      const cell = link.querySelector('.contents-page');
+      const page = Array.isArray(pages) ? pages[index] : pages[target];
+      if (cell) cell.textContent = String(page ?? '');
+    });
+  }, pages);
+}
+
+/** Whether the page numbers written in the contents are the pages the PDF puts the briefings on. */
+async function contentsHold(loaded: LoadedPage, bytes: Uint8Array): Promise<boolean> {
+  const pages = namedDestinationPages(await loadPdf(bytes));
+  const written = await loaded.page.evaluate(() =>
+    [...document.querySelectorAll<HTMLAnchorElement>('a.contents-link')].map((link) => [
+      decodeURIComponent(link.hash.slice(1)),
+      link.querySelector('.contents-page')?.textContent ?? '',
+    ]),
+  );
+  return written.every(([target, text]) => text !== '' && String(pages.get(target ?? '')) === text);
+}
+
+/**
+ * Prints the pack with its contents' page numbers. When every briefing's own PDF is known, the numbers
+ * are predicted from them and the pack printed once, then verified against the pages the PDF puts the
+ * briefings on; otherwise (or if the prediction does not hold) each briefing's real page is read
+ * from the printed PDF, written in, and the pack printed again until the numbers hold.
+ */
+async function printWithPageNumbers(
+  loaded: LoadedPage,
+  predict: () => Promise<number[] | undefined>,
+  log: (line: string) => void,
+): Promise<{ bytes: Uint8Array; details: undefined }> {
+  const predicted = await predict();
+  if (predicted) await fillContents(loaded, predicted);
   let bytes = await loaded.print();
+  if (predicted && (await contentsHold(loaded, bytes))) {
+    log('contents numbered from the briefings’ own PDFs, printed once');
+    return { bytes, details: undefined };
+  }
+  log(
+    predicted
+      ? 'the predicted contents numbers did not hold; numbering from the pack itself'
+      : 'numbering the contents from the pack itself',
+  );
   let previous = '';
   for (let pass = 1; pass <= maxContentsPasses; pass++) {
     const pages = Object.fromEntries(namedDestinationPages(await loadPdf(bytes)));
     const key = JSON.stringify(pages);
-    if (key === previous) return { bytes, details: undefined };
+    if (key === previous) {
+      log(`contents numbered in ${pass} passes`);
+      return { bytes, details: undefined };
+    }
     previous = key;
-    await loaded.page.evaluate((pageOf: Record<string, number>) => {
-      for (const link of document.querySelectorAll<HTMLAnchorElement>('a.contents-link')) {
-        const target = decodeURIComponent(link.hash.slice(1));
-        const cell = link.querySelector('.contents-page');
-        if (cell) cell.textContent = String(pageOf[target] ?? '');
-      }
-    }, pages);
+    await fillContents(loaded, pages);
     bytes = await loaded.print();
   }
   throw new Error(`the contents' page numbers did not settle after ${maxContentsPasses} passes`);

@@ -195,6 +195,13 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
             log,
             timeoutMs: options.timeoutMs,
             only,
+            knownPages: new Map(
+              lookup.reused.flatMap(({ data: { artifact } }) =>
+                artifact?.kind === 'briefing-pdf' && artifact.briefingId && artifact.pages
+                  ? [[artifact.briefingId, artifact.pages] as const]
+                  : [],
+              ),
+            ),
           },
         ),
       );
