@@ -37,6 +37,8 @@ export interface PrintOptions {
   only?: ReadonlySet<VFile> | undefined;
   /** Pages of the briefing PDFs not printed by this call (from the build cache), by briefing id. */
   knownPages?: ReadonlyMap<string, number> | undefined;
+  /** Called with each PDF as soon as it is printed (post-processing starts while the rest print). */
+  onPrinted?: ((output: VFile) => void) | undefined;
 }
 
 /** Passes allowed for the contents' page numbers to settle. */
@@ -131,6 +133,7 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
       if (info?.briefingId && output.data.artifact) output.data.artifact.briefingId = info.briefingId;
       if (result.details && output.data.artifact) output.data.artifact.details = result.details;
       options.log(`Printed ${output.path} in ${Math.round(performance.now() - started)} ms`);
+      options.onPrinted?.(output);
       if (info?.target === 'briefing' && info.briefingId)
         briefingPages.printed(info.briefingId, (await loadPdf(result.bytes)).getPageCount());
       return output;

@@ -99,8 +99,25 @@ function outlineFor(
   ];
 }
 
-/** Writes metadata into every PDF output and checks its fonts; records the page count. */
+/** Writes metadata into every PDF output and checks its fonts and text; records the page count. */
 export async function postProcessPdfs(files: BuildFiles, options: PostProcessOptions): Promise<BuildFiles> {
+  const postProcess = postProcessor(files, options);
+  const pdfs = files.outputs.filter(
+    (output) => output.data.artifact?.kind?.endsWith('pdf') && output.value instanceof Uint8Array,
+  );
+  await mapWithConcurrency(pdfs, 2, postProcess);
+  return files;
+}
+
+/**
+ * The post-processing of one printed PDF, in place: metadata, bookmarks, ids, the font check and the
+ * content-loss check. The build runs it on each PDF as soon as it is printed, while the browser prints
+ * the next ones.
+ */
+export function postProcessor(
+  files: BuildFiles,
+  options: PostProcessOptions,
+): (output: VFile) => Promise<void> {
   const pack = files.pack.data.pack;
   if (!pack) throw new Error('The pack reached post-processing without being validated');
   const briefings = new Map(
@@ -111,9 +128,9 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
   const allTags = [...new Set([...briefings.values()].flatMap((briefing) => briefing.tags))];
   const date = new Date(options.epochSeconds * 1000);
 
-  for (const output of files.outputs) {
+  return async (output) => {
     const artifact = output.data.artifact;
-    if (!artifact?.kind?.endsWith('pdf') || !(output.value instanceof Uint8Array)) continue;
+    if (!artifact?.kind?.endsWith('pdf') || !(output.value instanceof Uint8Array)) return;
     try {
       const document = await loadPdf(output.value);
       const briefing = artifact.briefingId ? briefings.get(artifact.briefingId) : undefined;
@@ -159,9 +176,8 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });
     }
-  }
-  await checkNoContentLost(files, pack);
-  return files;
+    await checkNoContentLost(files, pack, output);
+  };
 }
 
 /** A run of text a PDF must contain, and where it comes from. */
@@ -187,40 +203,37 @@ function expectedText(file: VFile, part: 'all' | 'brief'): Expected[] {
 }
 
 /**
- * The content-loss check: extracts the text of every PDF and fails, naming the briefing and the
+ * The content-loss check: extracts the text of a PDF and fails, naming the briefing and the
  * paragraph, if any run of the source's text is missing from it.
  */
-async function checkNoContentLost(files: BuildFiles, pack: Pack): Promise<void> {
+async function checkNoContentLost(files: BuildFiles, pack: Pack, output: VFile): Promise<void> {
   const byId = new Map(
     files.briefings.flatMap((file) => (file.data.briefing ? [[file.data.briefing.id, file]] : [])),
   );
-  const pdfs = files.outputs.filter((output) => output.data.artifact?.kind?.endsWith('pdf'));
-  await mapWithConcurrency(pdfs, 2, async (output) => {
-    const artifact = output.data.artifact;
-    const ids =
-      artifact?.kind === 'pack-pdf'
-        ? pack.briefingIds
-        : artifact?.kind === 'brief-pdf'
-          ? pack.brief.briefingIds
-          : artifact?.briefingId
-            ? [artifact.briefingId]
-            : [];
-    const part = artifact?.kind === 'brief-pdf' || artifact?.kind === 'briefing-brief-pdf' ? 'brief' : 'all';
-    const expected = ids.flatMap((id) => {
-      const file = byId.get(id);
-      return file ? expectedText(file, part) : [];
-    });
-    const text = await extractContentText(output.value as Uint8Array);
-    const missing = expected.filter((entry) => !containsText(text, entry.block.text));
-    if (missing.length === 0) return;
-    const lines = missing.slice(0, 10).map(({ briefingId, file, block }) => {
-      const where = `${path.relative(process.cwd(), file.path)}:${block.line}:${block.column}`;
-      const quote = block.text.length > 70 ? `${block.text.slice(0, 69)}…` : block.text;
-      return `  briefing \`${briefingId}\` (${where}): «${quote}»`;
-    });
-    if (missing.length > 10) lines.push(`  … and ${missing.length - 10} more`);
-    throw new StageError('content-loss check', output.path, {
-      cause: new Error(`text of the source is missing from the PDF:\n${lines.join('\n')}`),
-    });
+  const artifact = output.data.artifact;
+  const ids =
+    artifact?.kind === 'pack-pdf'
+      ? pack.briefingIds
+      : artifact?.kind === 'brief-pdf'
+        ? pack.brief.briefingIds
+        : artifact?.briefingId
+          ? [artifact.briefingId]
+          : [];
+  const part = artifact?.kind === 'brief-pdf' || artifact?.kind === 'briefing-brief-pdf' ? 'brief' : 'all';
+  const expected = ids.flatMap((id) => {
+    const file = byId.get(id);
+    return file ? expectedText(file, part) : [];
+  });
+  const text = await extractContentText(output.value as Uint8Array);
+  const missing = expected.filter((entry) => !containsText(text, entry.block.text));
+  if (missing.length === 0) return;
+  const lines = missing.slice(0, 10).map(({ briefingId, file, block }) => {
+    const where = `${path.relative(process.cwd(), file.path)}:${block.line}:${block.column}`;
+    const quote = block.text.length > 70 ? `${block.text.slice(0, 69)}…` : block.text;
+    return `  briefing \`${briefingId}\` (${where}): «${quote}»`;
+  });
+  if (missing.length > 10) lines.push(`  … and ${missing.length - 10} more`);
+  throw new StageError('content-loss check', output.path, {
+    cause: new Error(`text of the source is missing from the PDF:\n${lines.join('\n')}`),
   });
 }

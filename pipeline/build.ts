@@ -155,7 +155,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     const [
       { applyTemplates },
       { printPdfs },
-      { postProcessPdfs },
+      { postProcessor },
       { packageEpub },
       { writeOutput },
       { defaultConcurrency, openBrowser },
@@ -186,6 +186,9 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       if (options.signal?.aborted) onAbort();
       browserVersion = await stage('browser', () => activePool.version());
       const only = new Set(lookup.fresh);
+      // Each PDF is post-processed as soon as it is printed, while the browser prints the next.
+      const postProcess = postProcessor(rendered, { epochSeconds: epoch, browserVersion });
+      const postProcessing: Promise<void>[] = [];
       const fresh = await stage('print', () =>
         printPdfs(
           { ...rendered, outputs: [] },
@@ -202,13 +205,19 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
                   : [],
               ),
             ),
+            onPrinted: (output) => {
+              const done = postProcess(output);
+              // Awaited below; a failure here must not go unhandled while printing goes on.
+              done.catch(() => undefined);
+              postProcessing.push(done);
+            },
           },
         ),
       );
       await activePool.close();
-      printed = (
-        await stage('post-process', () => postProcessPdfs(fresh, { epochSeconds: epoch, browserVersion }))
-      ).outputs;
+      // What is left of the post-processing once the last PDF is printed.
+      await stage('post-process', () => Promise.all(postProcessing));
+      printed = fresh.outputs;
     }
     result.cache = { upToDate: false, printed: printed.length, reused: lookup.reused.length };
     files = { ...files, outputs: [...files.outputs, ...lookup.reused, ...printed] };
