@@ -39,6 +39,11 @@ export interface BuildOptions {
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Stop once the templates are applied, with the documents in the result: the preview of
+   * `npm run dev`. No browser, no lock, nothing written.
+   */
+  stopAfterTemplates?: boolean | undefined;
 }
 
 /** What a build did, for the reporter and `--json`. */
@@ -53,6 +58,8 @@ export interface BuildResult {
   /** The error that ended the build, when it was not the source's. */
   failure?: unknown;
   outDir: string;
+  /** With `stopAfterTemplates`: the validated, converted files and the documents made from them. */
+  files?: BuildFiles;
 }
 
 /** Below this many briefings, a second thread costs more to start than it saves. */
@@ -148,6 +155,10 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       import('./lib/browser-pool.ts'),
     ]);
     files = await stage('templates', () => applyTemplates(files));
+    if (options.stopAfterTemplates) {
+      result.files = files;
+      return result;
+    }
 
     release = (await stage('lock', () => lockOutputFolder(outDir))).release;
     const activePool = new Pool(() =>
