@@ -47,11 +47,14 @@ export interface DevOptions {
   writeJson?: (text: string) => void;
 }
 
-/** Whether `fs.watch` watches a whole tree on this platform (Linux from Node 20.13, macOS, Windows). */
-export function recursiveWatchWorks(version = process.versions.node, platform = process.platform): boolean {
-  if (platform !== 'linux') return platform === 'darwin' || platform === 'win32';
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 20 || (major === 20 && minor >= 13);
+/**
+ * Whether to watch a tree with one recursive `fs.watch`: where the system does it natively (macOS,
+ * Windows). On Linux, Node (20.13 and later) emulates it with a watcher per file, which loses a file
+ * an editor saves by renaming a new copy over it (vim, `sed -i`, many IDEs): later saves go unseen.
+ * A watcher per folder sees every change of the folder's entries, so Linux uses that on any version.
+ */
+export function recursiveWatchWorks(platform = process.platform): boolean {
+  return platform === 'darwin' || platform === 'win32';
 }
 
 /**

@@ -4,7 +4,7 @@
  * founding pack); the assertions only wait for it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer';
@@ -252,6 +252,34 @@ describe('the preview’s policy', () => {
 });
 
 describe('watchTree', () => {
+  it('keeps seeing a file an editor saved by renaming a new copy over it', async () => {
+    const root = path.join(folder.dir, 'watch-atomic');
+    await mkdir(path.join(root, 'briefings'), { recursive: true });
+    const file = path.join(root, 'briefings', 'a.md');
+    await writeFile(file, 'a');
+    const seen: string[] = [];
+    const watcher = watchTree(root, (changed) => seen.push(changed));
+    try {
+      const saved = async (write: () => Promise<void>) => {
+        seen.length = 0;
+        await write();
+        await waitForPage(
+          async () => seen,
+          (files) => files.includes(file),
+          5_000,
+        );
+      };
+      await saved(async () => {
+        await writeFile(`${file}.tmp`, 'b');
+        await rename(`${file}.tmp`, file);
+      });
+      await saved(() => writeFile(file, 'c'));
+      await saved(() => appendFile(file, 'd'));
+    } finally {
+      watcher.close();
+    }
+  });
+
   for (const recursive of [true, false]) {
     it(`reports changes anywhere below the folder, new folders included (${recursive ? 'recursive' : 'a watcher per folder'})`, async () => {
       const root = path.join(folder.dir, `watch-${recursive}`);
