@@ -30,6 +30,9 @@ const portFallback = 10;
 /** Changes closer together than this are one rebuild (an editor's save is often several events). */
 const debounceMs = 60;
 
+/** The reason given for the build at start (any other is the path of a change). */
+const firstBuild = '(start)';
+
 /** Options of {@link runDev}. */
 export interface DevOptions {
   sourceDir: string;
@@ -240,23 +243,29 @@ export async function runDev(options: DevOptions): Promise<number> {
 
   let generation = 0;
   let current: AbortController | undefined;
-  const rebuild = async (reason: string) => {
+  const buildOnce = async (): Promise<BuildResult> => {
     clearTemplateCache();
-    const started = performance.now();
     current = new AbortController();
-    const result: BuildResult = await runBuild({
-      sourceDir,
-      // Never touched: the build stops after the templates, before it locks the output folder.
-      outDir: 'dist',
-      mode: 'build',
-      stopAfterTemplates: true,
-      allowRemoteImages: options.allowRemoteImages,
-      signal: current.signal,
-      log: (line) => {
-        if (options.verbose) write(`${line}\n`);
-      },
-    });
-    current = undefined;
+    try {
+      return await runBuild({
+        sourceDir,
+        // Never touched: the build stops after the templates, before it locks the output folder.
+        outDir: 'dist',
+        mode: 'build',
+        stopAfterTemplates: true,
+        allowRemoteImages: options.allowRemoteImages,
+        signal: current.signal,
+        log: (line) => {
+          if (options.verbose) write(`${line}\n`);
+        },
+      });
+    } finally {
+      current = undefined;
+    }
+  };
+  const rebuild = async (reason: string) => {
+    const started = performance.now();
+    const result = await buildOnce();
     if (options.signal.aborted) return;
     const ms = Math.round(performance.now() - started);
     const messages = collectMessages(result.sources);
@@ -279,7 +288,11 @@ export async function runDev(options: DevOptions): Promise<number> {
         `${[...formatHumanReport(result, 'check', { quiet: options.quiet }), `[${clock()}] The preview was not rebuilt (${ms} ms); ${generation > 0 ? 'still serving the last good build' : 'waiting for a build without errors'}.`].join('\n')}\n`,
       );
     }
-    if (options.json) writeJson(`${JSON.stringify({ ...jsonReport(result, 'check'), command: 'dev' })}\n`);
+    if (options.json) {
+      // No output folder: the preview writes nothing.
+      const { outDir: _unused, ...report } = jsonReport(result, 'check');
+      writeJson(`${JSON.stringify({ ...report, command: 'dev' })}\n`);
+    }
   };
 
   // One build at a time; changes during a build make one more build after it.
@@ -297,6 +310,13 @@ export async function runDev(options: DevOptions): Promise<number> {
         pending = undefined;
         try {
           await rebuild(next);
+          // The second build of a process is several times slower than the ones after it (code
+          // compiled on first use): build once more now, unseen, so the first edit shows quickly.
+          if (next === firstBuild && pending === undefined && !options.allowRemoteImages) {
+            const started = performance.now();
+            await buildOnce();
+            if (options.verbose) write(`Warmed up in ${Math.round(performance.now() - started)} ms.\n`);
+          }
         } catch (error) {
           write(`The preview could not be rebuilt: ${(error as Error).message}\n`);
         }
@@ -320,7 +340,7 @@ export async function runDev(options: DevOptions): Promise<number> {
     return ExitCode.usage;
   }
 
-  trigger('start');
+  trigger(firstBuild);
   await new Promise<void>((resolve) => {
     if (options.signal.aborted) resolve();
     else options.signal.addEventListener('abort', () => resolve(), { once: true });

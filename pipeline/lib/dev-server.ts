@@ -86,6 +86,9 @@ const eventsPath = '/__events';
 const strictPolicy =
   "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'";
 
+/** The policy of everything that is not a page: nothing runs if it is opened on its own. */
+const resourcePolicy = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox";
+
 /** The templates' `<meta http-equiv="Content-Security-Policy" …>` (quotes as the layout writes them). */
 const metaPolicy = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"\s*\/?>/i;
 
@@ -353,7 +356,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const resource = await document.resolve(rest === '' ? 'document.html' : rest);
       if (!resource) break;
       if (isPage(resource)) sendPage(response, 200, resource.contentType, String(resource.body), served);
-      else send(response, 200, resource.contentType, resource.body);
+      // An image opened on its own (an SVG is a document too) gets no script, even a checked one.
+      else
+        send(response, 200, resource.contentType, resource.body, {
+          'Content-Security-Policy': resourcePolicy,
+          // The bundled fonts never change under a name: a reload need not fetch them again.
+          ...(resource.contentType === 'font/woff2'
+            ? { 'Cache-Control': 'private, max-age=3600, immutable' }
+            : {}),
+        });
       return;
     }
     notFound(response);
@@ -382,10 +393,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
   }
   port = (server.address() as AddressInfo).port;
-  // Each event stream stays open; without this a quiet preview would be cut after the default 5 s.
-  server.keepAliveTimeout = 5_000;
-  server.requestTimeout = 0;
-
+  // A comment on each event stream now and then, so nothing between closes it as idle.
   const heartbeat = setInterval(() => {
     for (const client of clients) client.write(': keep-alive\n\n');
   }, 15_000);
