@@ -286,6 +286,14 @@ describe('the preview’s policy', () => {
     expect(injected).toContain(
       '<script nonce="xyz" src="/__dev/client.js" data-build="3" defer="defer"></script></head>',
     );
+    // Two policies in a page: both are kept, each opened to the client alone.
+    const twice = injectClient(
+      '<html><head><meta http-equiv="Content-Security-Policy" content="default-src \'none\'"><meta http-equiv="Content-Security-Policy" content="img-src \'self\'; script-src-attr \'unsafe-inline\'"></head></html>',
+      1,
+      'n',
+    ).page;
+    expect(twice).toContain("content=\"default-src 'none'; script-src 'nonce-n'; connect-src 'self'\"/>");
+    expect(twice).toContain("content=\"img-src 'self'; script-src 'nonce-n'; connect-src 'self'\"/>");
   });
 });
 

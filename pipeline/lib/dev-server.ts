@@ -118,12 +118,17 @@ export function injectClient(
 ): { page: string; policy: string } {
   const headEnd = page.search(/<\/head>/i);
   if (headEnd < 0) throw new Error('the page has no </head> to inject the live-reload script into');
-  let head = page.slice(0, headEnd);
-  const found = metaPolicy.exec(head);
-  const policy = devPolicy(found?.[1] ? found[1].replace(/&#39;|&apos;/g, "'") : strictPolicy, nonce);
-  // The page's own policy, opened to the client: a policy in the page would otherwise block it.
-  if (found)
-    head = head.replace(metaPolicy, () => `<meta http-equiv="Content-Security-Policy" content="${policy}"/>`);
+  const attributeText = (content: string) => content.replace(/&#39;|&apos;/g, "'");
+  const found = new RegExp(metaPolicy.source, 'i').exec(page.slice(0, headEnd));
+  const policy = devPolicy(found?.[1] ? attributeText(found[1]) : strictPolicy, nonce);
+  // Each policy of the page, opened to the client alone (any one of them would block it otherwise).
+  const head = page
+    .slice(0, headEnd)
+    .replace(
+      new RegExp(metaPolicy.source, 'gi'),
+      (_meta, content: string) =>
+        `<meta http-equiv="Content-Security-Policy" content="${devPolicy(attributeText(content) || strictPolicy, nonce)}"/>`,
+    );
   const tags = `<link rel="stylesheet" href="${devPrefix}dev.css"/><script nonce="${nonce}" src="${devPrefix}client.js" data-build="${generation}" defer="defer"></script>`;
   return { page: `${head}${tags}${page.slice(headEnd)}`, policy };
 }
