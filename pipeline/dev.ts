@@ -7,7 +7,6 @@
 import { type Dirent, type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import type { VFile } from 'vfile';
-import { templateAsset } from './04-apply-templates.ts';
 import { sharedResources } from './05-print-pdfs.ts';
 import { type BuildResult, runBuild } from './build.ts';
 import type { Resource } from './lib/browser.ts';
@@ -216,8 +215,6 @@ export async function runDev(options: DevOptions): Promise<number> {
     write(`The source folder \`${options.sourceDir}\` does not exist or is not a folder.\n`);
     return ExitCode.usage;
   }
-  // Touched only to fail early with a clear message; the build reads the templates itself.
-  templateAsset('styles/print.css');
 
   let server: DevServer;
   try {
