@@ -254,6 +254,8 @@ describe('npm run dev', () => {
     expect([styles.status, styles.headers['content-type']]).toEqual([200, 'text/css']);
     expect(styles.headers['content-security-policy']).toMatch(/sandbox$/);
     expect((await get(`${url}pack/`, { Host: 'attacker.example' })).status).toBe(403);
+    expect((await get(`${url}pack`)).headers.location).toBe('/pack/');
+    expect((await get(`${url}epub/`)).headers.location).toBe('/epub/EPUB/index.xhtml');
     expect((await get(`${url}../etc/passwd`)).status).toBe(404);
     expect((await get(`${url}pack/%2e%2e/%2e%2e/etc/passwd`)).status).toBe(404);
   });

@@ -351,13 +351,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
     const served = preview;
     for (const document of served.documents) {
-      if (`${pathname}/` === document.mount) {
-        response.writeHead(301, { ...securityHeaders, Location: encodeURI(document.mount) });
+      const rest = pathname.startsWith(document.mount) ? pathname.slice(document.mount.length) : undefined;
+      // `/pack` → `/pack/`, so the document's relative links resolve; `/epub/` → its title page.
+      const redirect =
+        `${pathname}/` === document.mount ? document.mount : rest === '' ? document.href : undefined;
+      if (redirect) {
+        response.writeHead(302, { ...securityHeaders, Location: encodeURI(redirect) });
         response.end();
         return;
       }
-      if (!pathname.startsWith(document.mount)) continue;
-      const rest = pathname.slice(document.mount.length);
+      if (rest === undefined) continue;
       const resource = await document.resolve(rest === '' ? 'document.html' : rest);
       if (!resource) break;
       if (isPage(resource)) sendPage(response, 200, resource.contentType, String(resource.body), served);
