@@ -279,6 +279,30 @@ describe('npm run dev', () => {
     expect(await page.$eval('nav', (element) => element.textContent)).toContain(`${title} (fixed)`);
   });
 
+  it('reloads every open page, more of them than a browser opens connections to one server', async () => {
+    // Chromium opens at most six connections to a server, and an event stream holds one for good.
+    const pages = await Promise.all(Array.from({ length: 8 }, () => browser?.newPage() as Promise<Page>));
+    try {
+      for (const open of pages) {
+        await open.goto(`${url}briefings/${briefingId}/`, { waitUntil: 'load', timeout: 10_000 });
+      }
+      const started = Date.now();
+      await setTitle(`${title} (eight pages)`);
+      const shown = await Promise.all(
+        pages.map(async (open) => {
+          await waitForPage(
+            () => open.$eval('h1.briefing-title', (element) => element.textContent ?? ''),
+            (text) => text === `${title} (eight pages)`,
+          );
+          return Date.now() - started;
+        }),
+      );
+      console.log(`dev: an edit shown in 8 open pages after ${shown.join(', ')} ms`);
+    } finally {
+      await Promise.all(pages.map((open) => open.close()));
+    }
+  });
+
   it('stops on SIGTERM with exit 0', async () => {
     child?.kill('SIGTERM');
     expect(await exited).toBe(0);

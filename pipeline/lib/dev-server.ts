@@ -157,18 +157,38 @@ export const clientScript = `(() => {
     overlay.append(heading, report);
     document.body.append(overlay);
   };
-  const events = new EventSource('${eventsPath}');
-  events.addEventListener('state', (event) => {
-    const state = JSON.parse(event.data);
-    if (state.good !== served) {
-      events.close();
-      window.location.reload();
-    } else if (state.errors) {
-      show(state.errors);
-    } else {
-      hide();
-    }
-  });
+  const apply = (state) => {
+    if (state.good !== served) window.location.reload();
+    else if (state.errors) show(state.errors);
+    else hide();
+  };
+  // A browser opens at most six connections to a server and an event stream holds one for good, so
+  // the open pages share one stream: the page holding the lock listens and tells the others.
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('briefing-pack-dev') : null;
+  let last = null;
+  const listen = () =>
+    new Promise(() => {
+      const events = new EventSource('${eventsPath}');
+      events.addEventListener('state', (event) => {
+        last = JSON.parse(event.data);
+        if (channel) channel.postMessage({ state: last });
+        apply(last);
+      });
+    });
+  if (channel && navigator.locks) {
+    channel.onmessage = (event) => {
+      if (event.data.state) {
+        last = event.data.state;
+        apply(last);
+      } else if (event.data.hello && last) {
+        channel.postMessage({ state: last });
+      }
+    };
+    navigator.locks.request('briefing-pack-dev-events', listen);
+    channel.postMessage({ hello: true });
+  } else {
+    listen();
+  }
 })();
 `;
 
