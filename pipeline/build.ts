@@ -41,6 +41,11 @@ export interface BuildOptions {
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Stop once the templates are applied, with the documents in the result: the preview of
+   * `npm run dev`. No browser, no lock, nothing written.
+   */
+  stopAfterTemplates?: boolean | undefined;
 }
 
 /** What a build did, for the reporter and `--json`. */
@@ -60,6 +65,8 @@ export interface BuildResult {
    * (nothing was read, printed or written), else how many PDFs were printed and how many reused.
    */
   cache?: { upToDate: boolean; printed: number; reused: number };
+  /** With `stopAfterTemplates`: the validated, converted files and the documents made from them. */
+  files?: BuildFiles;
 }
 
 /** Below this many briefings, a second thread costs more to start than it saves. */
@@ -111,7 +118,10 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   try {
     sourceDateEpoch();
     // A build whose inputs and output are as the last build left them stops here: no browser, no writes.
-    const cache = options.mode === 'build' ? await stage('up-to-date', () => openCache(options)) : undefined;
+    const cache =
+      options.mode === 'build' && !options.stopAfterTemplates
+        ? await stage('up-to-date', () => openCache(options))
+        : undefined;
     if (cache?.upToDate !== undefined) {
       result.manifest = JSON.parse(cache.upToDate) as Manifest;
       result.cache = { upToDate: true, printed: 0, reused: 0 };
@@ -170,6 +180,10 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       import('./lib/browser-pool.ts'),
     ]);
     files = await stage('templates', () => applyTemplates(files));
+    if (options.stopAfterTemplates) {
+      result.files = files;
+      return result;
+    }
 
     release = (await stage('lock', () => lockOutputFolder(outDir))).release;
     const rendered = files;

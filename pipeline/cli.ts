@@ -1,5 +1,5 @@
 /**
- * The command line: `build` and `check`, with the options of SPEC.md. Parses arguments, runs the
+ * The command line: `build`, `check` and `dev`, with the options of SPEC.md. Parses arguments, runs the
  * build, prints the report (human on stderr, `--json` on stdout) and exits with the promised code.
  */
 import { existsSync } from 'node:fs';
@@ -12,10 +12,11 @@ import { formatHumanReport, jsonReport } from './lib/report.ts';
 // Dates are always UTC: the zip format and any Date formatting must not depend on the machine.
 process.env.TZ = 'UTC';
 
-const usage = `Usage: npm run <build|check> -- [options]
+const usage = `Usage: npm run <build|check|dev> -- [options]
 
   build    validate, render and write every artifact
   check    validate only: no browser, no output
+  dev      watch the source and the templates, serve a live preview on 127.0.0.1 (nothing printed)
 
 Options:
   --source DIR             the source folder (default: source)
@@ -32,9 +33,10 @@ Options:
   --no-cache               print everything, reuse nothing (BRIEFING_PACK_CACHE=off)
   --allow-remote-images    fetch images given as web addresses (off by default): once, by the
                            pipeline, from public addresses only, checked like local images
+  --port N                 dev: the preview's port (default 4173, or the next free one)
   --help, --version`;
 
-const commands = ['build', 'check'] as const;
+const commands = ['build', 'check', 'dev'] as const;
 type Command = (typeof commands)[number];
 
 /** Parsed command line. */
@@ -52,6 +54,8 @@ export interface CliArguments {
   allowRemoteImages: boolean;
   /** The cache folder, `false` for none, undefined for the default. */
   cacheDir: string | false | undefined;
+  /** `dev`: the preview's port; undefined for the default. */
+  port: number | undefined;
 }
 
 /** Parses the arguments after the script name; throws `UsageError` on anything unexpected. */
@@ -75,6 +79,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
         'allow-remote-images': { type: 'boolean' },
         cache: { type: 'string' },
         'no-cache': { type: 'boolean' },
+        port: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -87,7 +92,9 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
   if (values.version) return 'version';
   const [command, ...extra] = positionals;
   if (!commands.includes(command as Command)) {
-    throw new UsageError(`Unexpected command \`${command ?? ''}\`, expected \`build\` or \`check\`.`);
+    throw new UsageError(
+      `Unexpected command \`${command ?? ''}\`, expected \`build\`, \`check\` or \`dev\`.`,
+    );
   }
   if (extra.length > 0) throw new UsageError(`Unexpected argument \`${extra[0]}\`.`);
   if (values.quiet && values.verbose) throw new UsageError('Use --quiet or --verbose, not both.');
@@ -125,6 +132,16 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
       : cacheSetting === 'off'
         ? false
         : cacheSetting;
+  let port: number | undefined;
+  if (typeof values.port === 'string') {
+    if (command !== 'dev') throw new UsageError('Unexpected --port: only `dev` serves a preview.');
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) {
+      throw new UsageError(
+        `Unexpected --port \`${values.port}\`, expected a port from 0 (any free one) to 65535.`,
+      );
+    }
+  }
   const text = (value: unknown, fallback: string) =>
     typeof value === 'string' && value !== '' ? value : fallback;
   return {
@@ -140,6 +157,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
     timeoutMs,
     allowRemoteImages: values['allow-remote-images'] === true,
     cacheDir,
+    port,
   };
 }
 
@@ -171,6 +189,7 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     return ExitCode.ok;
   }
   const { command, verbose, quiet } = args;
+  if (command === 'dev') return runDevCommand(args);
   // SIGINT/SIGTERM: stop the build cleanly (browser killed, staging removed, output untouched); a
   // second signal ends the process at once.
   const controller = new AbortController();
@@ -209,4 +228,30 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
   if (lines.length > 0) process.stderr.write(`${lines.join('\n')}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(jsonReport(result, command), null, 2)}\n`);
   return result.exitCode;
+}
+
+/** `dev`: the preview runs until SIGINT or SIGTERM, then stops its server and watchers (exit 0). */
+async function runDevCommand(args: CliArguments): Promise<number> {
+  const { runDev } = await import('./dev.ts');
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(name === 'SIGINT' ? 130 : 143);
+    controller.abort(name);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await runDev({
+      sourceDir: args.sourceDir,
+      port: args.port,
+      json: args.json,
+      quiet: args.quiet,
+      verbose: args.verbose,
+      allowRemoteImages: args.allowRemoteImages,
+      signal: controller.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -41,6 +41,22 @@ describe('parseCliArguments', () => {
     expect(() => parseCliArguments(['build', '--quiet', '--verbose'])).toThrow(UsageError);
     expect(() => parseCliArguments(['build', '--concurrency', '0'])).toThrow(UsageError);
     expect(() => parseCliArguments(['build', '--browser-endpoint', 'http://x'])).toThrow(UsageError);
+    expect(() => parseCliArguments(['build', '--port', '4173'])).toThrow(/only `dev` serves a preview/);
+    expect(() => parseCliArguments(['dev', '--port', '65536'])).toThrow(UsageError);
+    expect(() => parseCliArguments(['dev', '--port', 'http'])).toThrow(UsageError);
+  });
+
+  it('reads `dev` and its port (default: none given, so 4173 or the next free one)', () => {
+    expect(parseCliArguments(['dev'])).toMatchObject({
+      command: 'dev',
+      sourceDir: 'source',
+      port: undefined,
+    });
+    expect(parseCliArguments(['dev', '--source', 'x', '--port', '0'])).toMatchObject({
+      command: 'dev',
+      sourceDir: 'x',
+      port: 0,
+    });
   });
 });
 
@@ -48,7 +64,7 @@ describe('the command line', () => {
   it('exits 2 with the usage on wrong usage', async () => {
     const run = await runCli(['build', '--nope']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('Usage: npm run <build|check>');
+    expect(run.stderr).toContain('Usage: npm run <build|check|dev>');
   });
 
   it('exits 2 on a malformed SOURCE_DATE_EPOCH', async () => {

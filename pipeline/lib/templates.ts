@@ -75,3 +75,10 @@ export async function renderTemplate(name: string, data: Record<string, unknown>
   const engine = name.endsWith('.css') ? cssEngine : htmlEngine;
   return engine.renderFile(`${name}.liquid`, data);
 }
+
+/** Forgets the parsed templates, so the next render reads `templates/` again (`npm run dev`). */
+export function clearTemplateCache(): void {
+  for (const engine of [htmlEngine, cssEngine]) {
+    (engine.options.cache as { clear?: () => void } | undefined)?.clear?.();
+  }
+}
