@@ -33,6 +33,8 @@ export interface PrintOptions {
   log: (line: string) => void;
   /** Time budget of a document of up to 100 KB of HTML (larger ones get more), in milliseconds. */
   timeoutMs?: number | undefined;
+  /** Told when a document starts and when it is printed, with how many of how many are done. */
+  progress?: ((event: { item: string; done: number; total: number; finished: boolean }) => void) | undefined;
 }
 
 /** Passes allowed for the contents' page numbers to settle. */
@@ -78,11 +80,20 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
     .sort((a, b) => String(b.value).length - String(a.value).length);
   const baseBudget = options.timeoutMs ?? defaultDocumentBudgetMs;
   options.log(`Printing ${jobs.length} documents, ${options.concurrency} at a time`);
+  let done = 0;
+  const tell = (document: VFile, finished: boolean) =>
+    options.progress?.({
+      item: document.path.replace(/\.html$/, '.pdf'),
+      done,
+      total: jobs.length,
+      finished,
+    });
 
   const pdfs = await mapWithConcurrency(jobs, options.concurrency, async (document) => {
     const info = document.data.document;
     const started = performance.now();
     const html = String(document.value);
+    tell(document, false);
     try {
       const result = await withWatchdog(
         options.pool,
@@ -120,6 +131,8 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
       if (info?.briefingId && output.data.artifact) output.data.artifact.briefingId = info.briefingId;
       if (result.details && output.data.artifact) output.data.artifact.details = result.details;
       options.log(`Printed ${output.path} in ${Math.round(performance.now() - started)} ms`);
+      done++;
+      tell(document, true);
       return output;
     } catch (cause) {
       if (cause instanceof SourceErrors || cause instanceof BuildInterrupted) throw cause;

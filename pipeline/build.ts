@@ -16,6 +16,7 @@ import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
 import { type ParallelBodyChecks, startParallelBodyChecks } from './lib/parallel-check.ts';
+import type { ProgressEvent } from './lib/progress.ts';
 import { RemoteImages } from './lib/remote-images.ts';
 
 /** Options of {@link runBuild}. */
@@ -38,6 +39,8 @@ export interface BuildOptions {
   allowRemoteImages?: boolean | undefined;
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
+  /** Told when each stage starts and ends, and of each document the print stage starts and finishes. */
+  progress?: ((event: ProgressEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -70,6 +73,7 @@ function tryStartParallel(workerUrl: URL): ParallelBodyChecks | undefined {
 /** Runs a build or a check. Never throws: failures come back with their exit code. */
 export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const log = options.log ?? (() => undefined);
+  const progress = options.progress ?? (() => undefined);
   const timings: Record<string, number> = {};
   const outDir = path.resolve(options.outDir);
   const result: BuildResult = { exitCode: ExitCode.ok, sources: [], timings, outDir };
@@ -77,14 +81,19 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const stage = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     if (options.signal?.aborted) throw new BuildInterrupted(`the build was interrupted before ${name}`);
     const started = performance.now();
+    let failed = true;
+    progress({ type: 'stage-start', stage: name });
     try {
-      return await work();
+      const value = await work();
+      failed = false;
+      return value;
     } catch (cause) {
       if (cause instanceof StageError || cause instanceof SourceErrors || cause instanceof BuildInterrupted)
         throw cause;
       throw new StageError(name, undefined, { cause });
     } finally {
       timings[name] = Math.round(performance.now() - started);
+      progress({ type: 'stage-end', stage: name, ms: timings[name], failed });
     }
   };
   const stopOnSourceErrors = () => {
@@ -162,6 +171,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
         concurrency: options.concurrency ?? defaultConcurrency(),
         log,
         timeoutMs: options.timeoutMs,
+        progress: (event) => progress({ type: 'item', stage: 'print', ...event }),
       }),
     );
     await activePool.close();
