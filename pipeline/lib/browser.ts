@@ -246,7 +246,11 @@ async function connectBrowser(endpoint: string, log: (line: string) => void): Pr
       (late) => late.disconnect(),
       () => undefined,
     );
-    const reason = (cause as Error).message.split('\n')[0];
+    // The library's message may quote the address: never with its password or token.
+    const reason = ((cause as Error).message.split('\n')[0] ?? '')
+      .replaceAll(endpoint, shown)
+      .replace(/([?&][^=&\s]+=)[^&\s]+/g, '$1***')
+      .replace(/\/\/([^:/@\s]+):[^@/\s]+@/g, '//$1:***@');
     throw new EnvironmentError(
       `The browser at \`${shown}\` (--browser-endpoint or BRIEFING_PACK_BROWSER_ENDPOINT) could not be reached: ${reason}. Check that it is running and that this machine can reach it, or leave the endpoint out to launch a local browser.`,
       { cause },
