@@ -160,19 +160,21 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     return ExitCode.ok;
   }
   const { command, verbose, quiet } = args;
+  // A build shows what it is doing on stderr (live on a terminal, a line per stage elsewhere); a check
+  // is over before there is anything to show, and its output stays the problems alone.
+  const display = command === 'build' && !quiet ? createProgress(process.stderr) : silentProgress;
   // SIGINT/SIGTERM: stop the build cleanly (browser killed, staging removed, output untouched); a
   // second signal ends the process at once.
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(name === 'SIGINT' ? 130 : 143);
-    process.stderr.write(`Stopping (${name}): closing the browser and removing the staging folder.\n`);
+    const line = `Stopping (${name}): closing the browser and removing the staging folder.`;
+    if (command === 'build' && !quiet) display.note(line);
+    else process.stderr.write(`${line}\n`);
     controller.abort(name);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // A build shows what it is doing on stderr (live on a terminal, a line per stage elsewhere); a check
-  // is over before there is anything to show, and its output stays the problems alone.
-  const display = command === 'build' && !quiet ? createProgress(process.stderr) : silentProgress;
   const result = await runBuild({
     signal: controller.signal,
     timeoutMs: args.timeoutMs,
