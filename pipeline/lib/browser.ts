@@ -258,7 +258,17 @@ async function connectBrowser(endpoint: string, log: (line: string) => void): Pr
   }
   const commandLine = await remoteCommandLine(browser);
   const executable = commandLine?.split(' --')[0];
-  const version = describeVersion(await browser.version(), executable);
+  let version: string;
+  try {
+    version = describeVersion(await browser.version(), executable);
+  } catch (cause) {
+    await context.close().catch(() => undefined);
+    await browser.disconnect().catch(() => undefined);
+    throw new EnvironmentError(
+      `The browser at \`${shown}\` was reached but does not answer: ${(cause as Error).message.split('\n')[0]}`,
+      { cause },
+    );
+  }
   const missing = renderingArgs.filter((arg) => commandLine !== undefined && !commandLine.includes(arg));
   if (missing.length > 0) {
     log(
