@@ -23,8 +23,8 @@ Options:
   --source DIR             the source folder (default: source)
   --out DIR                the output folder (default: dist)
   --json                   print the report as JSON on stdout (human text goes to stderr)
-  --quiet                  print errors only
-  --verbose                print progress and timings
+  --quiet                  print errors only (no progress)
+  --verbose                also print each document as it is printed, and the timings
   --browser PATH           the Chrome or Chromium to print with
   --browser-endpoint URL   print on a browser that runs elsewhere instead of launching one:
                            ws://host:port/devtools/browser/… or http://host:port
