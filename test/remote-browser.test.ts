@@ -15,7 +15,7 @@ import type { Manifest } from '../pipeline/08-write-output.ts';
 import { loadDocument, openBrowser, renderingArgs, runningAsRoot } from '../pipeline/lib/browser.ts';
 import { findBrowser } from '../pipeline/lib/find-browser.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
-import { pdfInfo, pdfText, runCli, temporaryFolder } from './helpers.ts';
+import { briefingText, pdfInfo, pdfText, runCli, temporaryFolder, writeSource } from './helpers.ts';
 import { type Canary, startCanary } from './security/canary.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
@@ -159,7 +159,8 @@ describe('printing on a remote browser', () => {
     // The remote browser runs on, with only the pages it had before: the build closed its own.
     expect(remoteAlive()).toBe(true);
     expect(await remotePages()).toEqual(pagesBefore);
-  });
+    // Two builds at once take about 25 s on an idle two-core machine; far longer on a busy one.
+  }, 600_000);
 
   it('reads the WebSocket from an http:// address and keeps the request guard and JavaScript off on the remote pages', async () => {
     const pagesBefore = await remotePages();
@@ -212,7 +213,10 @@ describe('printing on a remote browser', () => {
 
   it('exits 3 naming the endpoint, without its token, when the browser cannot be reached', async () => {
     const dead = await closedPort();
-    const source = path.join(projectRoot, 'source');
+    // The smallest pack: the endpoint is tried after the templates, and only that is under test.
+    const source = await writeSource(path.join(folder.dir, 'small'), 'title: Pack\ndate: 2025-07-13\n', [
+      { name: 'one', text: briefingText() },
+    ]);
     const [websocket, address] = await Promise.all([
       runCli([
         'build',
