@@ -39,6 +39,8 @@ export interface PrintOptions {
   knownPages?: ReadonlyMap<string, number> | undefined;
   /** Called with each PDF as soon as it is printed (post-processing starts while the rest print). */
   onPrinted?: ((output: VFile) => void) | undefined;
+  /** Told when a document starts and when it is printed, with how many of how many are done. */
+  progress?: ((event: { item: string; done: number; total: number; finished: boolean }) => void) | undefined;
 }
 
 /** Passes allowed for the contents' page numbers to settle. */
@@ -87,11 +89,20 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
   const briefingPages = new BriefingPages(files, jobs, options.knownPages);
   const baseBudget = options.timeoutMs ?? defaultDocumentBudgetMs;
   options.log(`Printing ${jobs.length} documents, ${options.concurrency} at a time`);
+  let done = 0;
+  const tell = (document: VFile, finished: boolean) =>
+    options.progress?.({
+      item: document.path.replace(/\.html$/, '.pdf'),
+      done,
+      total: jobs.length,
+      finished,
+    });
 
   const pdfs = await mapWithConcurrency(jobs, options.concurrency, async (document) => {
     const info = document.data.document;
     const started = performance.now();
     const html = String(document.value);
+    tell(document, false);
     try {
       const result = await withWatchdog(
         options.pool,
@@ -136,6 +147,8 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
       options.onPrinted?.(output);
       if (info?.target === 'briefing' && info.briefingId)
         briefingPages.printed(info.briefingId, (await loadPdf(result.bytes)).getPageCount());
+      done++;
+      tell(document, true);
       return output;
     } catch (cause) {
       if (info?.target === 'briefing' && info.briefingId) briefingPages.failed(info.briefingId, cause);

@@ -14,6 +14,7 @@ import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
 import type { ParallelBodyChecks } from './lib/parallel-check.ts';
+import type { ProgressEvent } from './lib/progress.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildOptions {
@@ -40,6 +41,8 @@ export interface BuildOptions {
   cacheDir?: string | false | undefined;
   /** Reports a line of progress. */
   log?: ((line: string) => void) | undefined;
+  /** Told when each stage starts and ends, and of each document the print stage starts and finishes. */
+  progress?: ((event: ProgressEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
   /**
    * Stop once the templates are applied, with the documents in the result: the preview of
@@ -85,6 +88,7 @@ async function tryStartParallel(workerUrl: URL): Promise<ParallelBodyChecks | un
 /** Runs a build or a check. Never throws: failures come back with their exit code. */
 export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const log = options.log ?? (() => undefined);
+  const progress = options.progress ?? (() => undefined);
   const timings: Record<string, number> = {};
   const outDir = path.resolve(options.outDir);
   const result: BuildResult = { exitCode: ExitCode.ok, sources: [], timings, outDir };
@@ -92,14 +96,19 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const stage = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     if (options.signal?.aborted) throw new BuildInterrupted(`the build was interrupted before ${name}`);
     const started = performance.now();
+    let failed = true;
+    progress({ type: 'stage-start', stage: name });
     try {
-      return await work();
+      const value = await work();
+      failed = false;
+      return value;
     } catch (cause) {
       if (cause instanceof StageError || cause instanceof SourceErrors || cause instanceof BuildInterrupted)
         throw cause;
       throw new StageError(name, undefined, { cause });
     } finally {
       timings[name] = Math.round(performance.now() - started);
+      progress({ type: 'stage-end', stage: name, ms: timings[name], failed });
     }
   };
   const stopOnSourceErrors = () => {
@@ -212,6 +221,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
             log,
             timeoutMs: options.timeoutMs,
             only,
+            progress: (event) => progress({ type: 'item', stage: 'print', ...event }),
             knownPages: new Map(
               lookup.reused.flatMap(({ data: { artifact } }) =>
                 artifact?.kind === 'briefing-pdf' && artifact.briefingId && artifact.pages

@@ -5,7 +5,9 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runBuild } from './build.ts';
+import { endpointKind, shownEndpoint } from './lib/browser-endpoint.ts';
 import { ExitCode, type ExitCodeValue, UsageError } from './lib/errors.ts';
+import { createProgress, silentProgress } from './lib/progress.ts';
 import { generator } from './lib/project.ts';
 import { formatHumanReport, jsonReport } from './lib/report.ts';
 
@@ -22,10 +24,12 @@ Options:
   --source DIR             the source folder (default: source)
   --out DIR                the output folder (default: dist)
   --json                   print the report as JSON on stdout (human text goes to stderr)
-  --quiet                  print errors only
-  --verbose                print progress and timings
+  --quiet                  print errors only (no progress)
+  --verbose                also print each document as it is printed, and the timings
   --browser PATH           the Chrome or Chromium to print with
-  --browser-endpoint URL   print on an existing browser (ws://…) instead of launching one
+  --browser-endpoint URL   print on a browser that runs elsewhere instead of launching one:
+                           ws://host:port/devtools/browser/… or http://host:port
+                           (or set BRIEFING_PACK_BROWSER_ENDPOINT)
   --concurrency N          pages printed at once (default: the number of cores)
   --timeout SECONDS        time budget of a document in the browser (default 60; large documents get more)
   --cache DIR              the build cache (default: .cache/build in the project; or set
@@ -98,10 +102,13 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | 'help
   }
   if (extra.length > 0) throw new UsageError(`Unexpected argument \`${extra[0]}\`.`);
   if (values.quiet && values.verbose) throw new UsageError('Use --quiet or --verbose, not both.');
-  const endpoint = values['browser-endpoint'] ?? process.env.BRIEFING_PACK_BROWSER_ENDPOINT;
-  if (typeof endpoint === 'string' && !/^wss?:\/\//.test(endpoint)) {
+  // The flag wins over the environment; an empty variable is no endpoint.
+  const endpoint = values['browser-endpoint'] ?? (process.env.BRIEFING_PACK_BROWSER_ENDPOINT || undefined);
+  if (typeof endpoint === 'string' && !endpointKind(endpoint)) {
+    const from =
+      values['browser-endpoint'] === undefined ? 'BRIEFING_PACK_BROWSER_ENDPOINT' : '--browser-endpoint';
     throw new UsageError(
-      `Unexpected browser endpoint \`${endpoint}\`, expected a WebSocket address like ws://127.0.0.1:9222/…`,
+      `Unexpected ${from} \`${shownEndpoint(endpoint)}\`, expected a browser's DevTools address: ws://host:port/devtools/browser/… (or wss://…), or http://host:port to read it from`,
     );
   }
   let concurrency: number | undefined;
@@ -189,13 +196,18 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     return ExitCode.ok;
   }
   const { command, verbose, quiet } = args;
+  // A build shows what it is doing on stderr (live on a terminal, a line per stage elsewhere); a check
+  // is over before there is anything to show, and its output stays the problems alone.
+  const display = command === 'build' && !quiet ? createProgress(process.stderr) : silentProgress;
   if (command === 'dev') return runDevCommand(args);
   // SIGINT/SIGTERM: stop the build cleanly (browser killed, staging removed, output untouched); a
   // second signal ends the process at once.
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(name === 'SIGINT' ? 130 : 143);
-    process.stderr.write(`Stopping (${name}): closing the browser and removing the staging folder.\n`);
+    const line = `Stopping (${name}): closing the browser and removing the staging folder.`;
+    if (command === 'build' && !quiet) display.note(line);
+    else process.stderr.write(`${line}\n`);
     controller.abort(name);
   };
   process.on('SIGINT', onSignal);
@@ -212,10 +224,15 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     allowRemoteImages: args.allowRemoteImages,
     cacheDir: args.cacheDir,
     checkWorker: bundledCheckWorker(),
+    progress: display.update,
     log: (line) => {
-      if (verbose || (!quiet && line.startsWith('Running as root'))) process.stderr.write(`${line}\n`);
+      const notice = line.startsWith('Running as root') || line.startsWith('The browser at');
+      if (!verbose && (quiet || !notice)) return;
+      if (command === 'build') display.note(line);
+      else process.stderr.write(`${line}\n`);
     },
   });
+  display.finish();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   const lines = formatHumanReport(result, command, { quiet });

@@ -40,7 +40,8 @@ describe('parseCliArguments', () => {
     expect(() => parseCliArguments(['publish'])).toThrow(/Unexpected command `publish`/);
     expect(() => parseCliArguments(['build', '--quiet', '--verbose'])).toThrow(UsageError);
     expect(() => parseCliArguments(['build', '--concurrency', '0'])).toThrow(UsageError);
-    expect(() => parseCliArguments(['build', '--browser-endpoint', 'http://x'])).toThrow(UsageError);
+    expect(() => parseCliArguments(['build', '--browser-endpoint', 'ftp://x'])).toThrow(UsageError);
+    expect(() => parseCliArguments(['build', '--browser-endpoint', '127.0.0.1:9222'])).toThrow(UsageError);
     expect(() => parseCliArguments(['build', '--port', '4173'])).toThrow(/only `dev` serves a preview/);
     expect(() => parseCliArguments(['dev', '--port', '65536'])).toThrow(UsageError);
     expect(() => parseCliArguments(['dev', '--port', 'http'])).toThrow(UsageError);
@@ -57,6 +58,33 @@ describe('parseCliArguments', () => {
       sourceDir: 'x',
       port: 0,
     });
+  });
+
+  it('takes a browser endpoint as a DevTools WebSocket or an HTTP address, from the flag or the environment', () => {
+    const ws = 'ws://127.0.0.1:9222/devtools/browser/1f2e';
+    expect(parseCliArguments(['build', '--browser-endpoint', ws])).toMatchObject({ browserEndpoint: ws });
+    expect(parseCliArguments(['build', '--browser-endpoint', 'http://pool:9222'])).toMatchObject({
+      browserEndpoint: 'http://pool:9222',
+    });
+    const saved = process.env.BRIEFING_PACK_BROWSER_ENDPOINT;
+    try {
+      process.env.BRIEFING_PACK_BROWSER_ENDPOINT = 'wss://pool.internal/?token=s3cret';
+      expect(parseCliArguments(['build'])).toMatchObject({
+        browserEndpoint: 'wss://pool.internal/?token=s3cret',
+      });
+      expect(parseCliArguments(['build', '--browser-endpoint', ws])).toMatchObject({ browserEndpoint: ws });
+      process.env.BRIEFING_PACK_BROWSER_ENDPOINT = '';
+      expect(parseCliArguments(['build'])).toMatchObject({ browserEndpoint: undefined });
+      // A malformed one is named without its secret.
+      process.env.BRIEFING_PACK_BROWSER_ENDPOINT = 'pool.internal:3000?token=s3cret';
+      expect(() => parseCliArguments(['build'])).toThrow(
+        /^Unexpected BRIEFING_PACK_BROWSER_ENDPOINT `pool\.internal:3000\?token=\*\*\*`/,
+      );
+      expect(() => parseCliArguments(['build'])).not.toThrow(/s3cret/);
+    } finally {
+      if (saved === undefined) delete process.env.BRIEFING_PACK_BROWSER_ENDPOINT;
+      else process.env.BRIEFING_PACK_BROWSER_ENDPOINT = saved;
+    }
   });
 });
 
@@ -99,6 +127,15 @@ describe('the command line', () => {
     const run = await runCli(['build', '--source', source, '--out', path.join(blocker, 'dist')]);
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('no permission to write');
+    // Off a terminal, each stage is a line with its time, up to the one that failed.
+    expect(run.stderr.split('\n').filter((line) => /^[a-z-]+ +\d+ ms/.test(line))).toEqual([
+      expect.stringMatching(/^read +\d+ ms$/),
+      expect.stringMatching(/^validate +\d+ ms$/),
+      expect.stringMatching(/^convert +\d+ ms$/),
+      expect.stringMatching(/^templates +\d+ ms$/),
+      expect.stringMatching(/^lock +\d+ ms, failed$/),
+    ]);
+    expect(run.stderr).not.toContain('\r');
   });
 
   it('checks a large pack on two threads with the same report as on one', async () => {

@@ -9,7 +9,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type HTTPRequest, type Page, type PDFOptions } from 'puppeteer';
+import puppeteer, {
+  type Browser,
+  type BrowserContext,
+  type HTTPRequest,
+  type Page,
+  type PDFOptions,
+} from 'puppeteer';
+import { endpointKind, shownEndpoint } from './browser-endpoint.ts';
 import { EnvironmentError } from './errors.ts';
 import { type FoundBrowser, findBrowser } from './find-browser.ts';
 
@@ -29,7 +36,11 @@ export type ResourceResolver = (path: string) => Resource | undefined;
 export interface BrowserOptions {
   /** An explicit browser executable (`--browser`). */
   executablePath?: string | undefined;
-  /** The WebSocket endpoint of an existing browser to print on instead of launching one. */
+  /**
+   * An existing browser to print on instead of launching one (`--browser-endpoint`): its DevTools
+   * WebSocket (`ws://host:port/devtools/browser/…`, `wss://…`) or its HTTP address
+   * (`http://host:port`), from which the WebSocket is read.
+   */
   endpoint?: string | undefined;
   /** Reports a line of progress or a notice. */
   log: (line: string) => void;
@@ -42,11 +53,24 @@ export interface BrowserSession {
   /** `Chromium 156.0.…` or `Chrome 148.0.…`, for the manifest. */
   version: string;
   found: FoundBrowser | undefined;
+  /**
+   * Where this build opens its pages: on a remote browser, a browser context of the build's own
+   * (nothing shared with other users of the pool, and closed with every page in it at the end); on a
+   * launched browser, none (the browser is the build's own).
+   */
+  context?: BrowserContext | undefined;
   /** Pages ready for the next document (opening a page costs more than loading one). */
   idlePages: PooledPage[];
-  /** Closes the browser (or disconnects from a remote one) and removes its profile folder. */
+  /**
+   * Closes a launched browser and removes its profile folder; on a remote browser, closes the pages
+   * and the context this build opened and disconnects, leaving the browser running.
+   */
   close(): Promise<void>;
-  /** Kills a launched browser and its whole process group at once, and removes its profile folder. */
+  /**
+   * Kills a launched browser and its whole process group at once, and removes its profile folder; a
+   * remote browser is never killed: this build's context is closed (or abandoned) and the connection
+   * dropped.
+   */
   kill(): Promise<void>;
 }
 
@@ -57,6 +81,9 @@ interface PooledPage {
   /** Whether the next main-frame navigation is the one we start; any other is refused. */
   expectingNavigation: boolean;
 }
+
+/** The switches a launched browser gets that change what is printed, not only what it may reach. */
+export const renderingArgs = ['--font-render-hinting=none', '--force-color-profile=srgb'];
 
 /** Chromium switches that keep a printing browser quiet: no background traffic, no proxy bypass. */
 export const quietBrowserArgs = [
@@ -84,8 +111,7 @@ export const quietBrowserArgs = [
   // Every request the pages make is answered in process; anything that slips past goes nowhere.
   '--proxy-server=http://127.0.0.1:9',
   '--proxy-bypass-list=<-loopback>',
-  '--font-render-hinting=none',
-  '--force-color-profile=srgb',
+  ...renderingArgs,
 ];
 
 let toldAboutSandbox = false;
@@ -97,15 +123,7 @@ export function runningAsRoot(): boolean {
 
 /** Launches the browser of a build (or connects to a remote one). */
 export async function openBrowser(options: BrowserOptions): Promise<BrowserSession> {
-  if (options.endpoint) {
-    const browser = await puppeteer.connect({
-      browserWSEndpoint: options.endpoint,
-      protocolTimeout: 120_000,
-    });
-    const version = describeVersion(await browser.version());
-    const disconnect = () => browser.disconnect();
-    return { browser, version, found: undefined, idlePages: [], close: disconnect, kill: disconnect };
-  }
+  if (options.endpoint) return connectBrowser(options.endpoint, options.log);
   const found = findBrowser(options.executablePath);
   const args = [...quietBrowserArgs];
   if (runningAsRoot()) {
@@ -178,6 +196,115 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
   };
 }
 
+/** How long a remote browser has to answer the connection, in milliseconds. */
+const connectTimeoutMs = 20_000;
+
+/** How long closing this build's context on a remote browser may take before the connection is dropped. */
+const remoteCloseTimeoutMs = 5_000;
+
+/** Resolves after `ms`, or rejects with `message`; the timer never keeps the process alive. */
+function timeoutAfter(ms: number, message: string): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref());
+}
+
+/**
+ * Connects to a browser that runs elsewhere (a pool, a container, a Chromium started with
+ * `--remote-debugging-port`). The build opens its pages in a browser context of its own; it never
+ * launches, kills or closes the remote browser. Every page gets the same guards as on a launched
+ * browser (`acquirePage`): JavaScript off, every request answered from the build's files or refused.
+ */
+async function connectBrowser(endpoint: string, log: (line: string) => void): Promise<BrowserSession> {
+  const shown = shownEndpoint(endpoint);
+  const kind = endpointKind(endpoint);
+  if (!kind) {
+    throw new EnvironmentError(
+      `Unexpected browser endpoint \`${shown}\`, expected ws://host:port/devtools/browser/… or http://host:port`,
+    );
+  }
+  const connecting = puppeteer.connect({
+    ...(kind === 'websocket' ? { browserWSEndpoint: endpoint } : { browserURL: endpoint }),
+    protocolTimeout: 120_000,
+    // The viewport a launched browser gets too, so a page lays out the same on both.
+    defaultViewport: { width: 800, height: 600 },
+  });
+  let browser: Browser;
+  let context: BrowserContext;
+  try {
+    browser = await Promise.race([
+      connecting,
+      timeoutAfter(connectTimeoutMs, `no answer within ${connectTimeoutMs / 1000} s`),
+    ]);
+    try {
+      context = await browser.createBrowserContext();
+    } catch (cause) {
+      await browser.disconnect().catch(() => undefined);
+      throw cause;
+    }
+  } catch (cause) {
+    // A connection that succeeds after the timeout is dropped at once.
+    void connecting.then(
+      (late) => late.disconnect(),
+      () => undefined,
+    );
+    // The library's message may quote the address: never with its password or token.
+    const reason = ((cause as Error).message.split('\n')[0] ?? '')
+      .replaceAll(endpoint, shown)
+      .replace(/([?&][^=&\s]+=)[^&\s]+/g, '$1***')
+      .replace(/\/\/([^:/@\s]+):[^@/\s]+@/g, '//$1:***@');
+    throw new EnvironmentError(
+      `The browser at \`${shown}\` (--browser-endpoint or BRIEFING_PACK_BROWSER_ENDPOINT) could not be reached: ${reason}. Check that it is running and that this machine can reach it, or leave the endpoint out to launch a local browser.`,
+      { cause },
+    );
+  }
+  const commandLine = await remoteCommandLine(browser);
+  const executable = commandLine?.split(' --')[0];
+  let version: string;
+  try {
+    version = describeVersion(await browser.version(), executable);
+  } catch (cause) {
+    await context.close().catch(() => undefined);
+    await browser.disconnect().catch(() => undefined);
+    throw new EnvironmentError(
+      `The browser at \`${shown}\` was reached but does not answer: ${(cause as Error).message.split('\n')[0]}`,
+      { cause },
+    );
+  }
+  const missing = renderingArgs.filter((arg) => commandLine !== undefined && !commandLine.includes(arg));
+  if (missing.length > 0) {
+    log(
+      `The browser at \`${shown}\` runs without ${missing.join(' and ')}: its PDFs may differ from a local build's. Start it with these switches (README, "Printing on a browser pool").`,
+    );
+  }
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    // Only what this build opened: its context, and with it every page in it. The browser runs on.
+    if (browser.connected) {
+      await Promise.race([context.close(), timeoutAfter(remoteCloseTimeoutMs, 'timeout')]).catch(
+        () => undefined,
+      );
+    }
+    await browser.disconnect().catch(() => undefined);
+  };
+  return { browser, version, found: undefined, context, idlePages: [], close, kill: close };
+}
+
+/** The command line a remote browser was started with, when it tells (`SystemInfo.getInfo`). */
+async function remoteCommandLine(browser: Browser): Promise<string | undefined> {
+  try {
+    const session = await browser.target().createCDPSession();
+    try {
+      const info = await Promise.race([session.send('SystemInfo.getInfo'), timeoutAfter(5_000, 'timeout')]);
+      return typeof info.commandLine === 'string' ? info.commandLine : undefined;
+    } finally {
+      await session.detach().catch(() => undefined);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 function describeVersion(raw: string, executablePath?: string): string {
   // CDP reports `Chrome/156.0.8078.108` or `HeadlessChrome/…` for Chrome and Chromium alike.
   const number = raw.split('/')[1] ?? raw;
@@ -205,7 +332,7 @@ export interface LoadedPage {
 async function acquirePage(session: BrowserSession): Promise<PooledPage> {
   const idle = session.idlePages.pop();
   if (idle && !idle.page.isClosed()) return idle;
-  const page = await session.browser.newPage();
+  const page = await (session.context ?? session.browser).newPage();
   const pooled: PooledPage = { page, job: undefined, expectingNavigation: false };
   await page.setJavaScriptEnabled(false);
   await page.setRequestInterception(true);

@@ -337,7 +337,7 @@ export interface OpenCache {
 async function endpointVersion(endpoint: string): Promise<string | undefined> {
   try {
     const url = new URL(endpoint);
-    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    url.protocol = url.protocol === 'wss:' || url.protocol === 'https:' ? 'https:' : 'http:';
     url.pathname = '/json/version';
     url.search = '';
     const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
