@@ -128,7 +128,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     sourceDateEpoch();
     // A build whose inputs and output are as the last build left them stops here: no browser, no writes.
     const cache =
-      options.mode === 'build' && !options.stopAfterTemplates
+      options.mode === 'build' && !options.stopAfterTemplates && options.cacheDir !== false
         ? await stage('up-to-date', () => openCache(options))
         : undefined;
     if (cache?.upToDate !== undefined) {
