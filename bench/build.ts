@@ -37,6 +37,7 @@ import { defaultConcurrency } from '../pipeline/lib/browser.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
 import { generatedId, generatePack } from '../scripts/generate-pack.ts';
 import type { FloorResult } from './floor.ts';
+import { markdownTable, replaceSection } from './markdown.ts';
 import { type TreeMemory, TreeSampler } from './process-tree.ts';
 
 const { values } = parseArgs({
@@ -212,21 +213,6 @@ function git(...args: string[]): string {
   return spawnSync('git', args, { cwd: projectRoot, encoding: 'utf8' }).stdout.trim();
 }
 
-/** A Markdown table with its columns padded, as Biome formats Markdown tables. */
-function table(header: string[], rows: string[][], rightAligned: boolean[]): string[] {
-  const widths = header.map((cell, column) =>
-    Math.max(3, cell.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells
-      .map((cell, column) =>
-        rightAligned[column] ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
-      )
-      .join(' | ')} |`;
-  const rule = `| ${widths.map((width, column) => (rightAligned[column] ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`;
-  return [line(header), rule, ...rows.map(line)];
-}
-
 // ---------------------------------------------------------------------------------------------------
 
 const started = new Date();
@@ -324,7 +310,7 @@ const runsOf = (measures: Measure[]) =>
     ? ''
     : ` (${measures.map((measure) => (measure.wallMs / 1000).toFixed(1)).join(', ')})`;
 
-const summary = table(
+const summary = markdownTable(
   [
     'briefings',
     'cold',
@@ -394,7 +380,7 @@ for (const result of results) {
     ]);
   }
 }
-const stages = table(['briefings', 'run', ...stageNames, 'stages', 'wall'], stageRows, [
+const stages = markdownTable(['briefings', 'run', ...stageNames, 'stages', 'wall'], stageRows, [
   false,
   false,
   ...stageNames.map(() => true),
@@ -418,7 +404,7 @@ for (const result of results) {
     ]);
   }
 }
-const memory = table(
+const memory = markdownTable(
   ['briefings', 'run', 'peak RSS (MiB)', 'peak PSS (MiB)', 'processes', 'samples (RSS / PSS)'],
   memoryRows,
   [false, false, true, true, true, true],
@@ -458,15 +444,6 @@ if (values.json) {
 if (values.write) {
   const file = path.join(projectRoot, 'bench', 'RESULTS.md');
   const text = existsSync(file) ? await readFile(file, 'utf8') : '# Benchmark results\n';
-  const start = text.search(/^## build$/m);
-  let updated: string;
-  if (start === -1) {
-    updated = `${text.trimEnd()}\n\n${section}`;
-  } else {
-    const rest = text.slice(start + '## build'.length);
-    const next = rest.search(/^## /m);
-    updated = `${text.slice(0, start)}${section}${next === -1 ? '' : `\n${rest.slice(next)}`}`;
-  }
-  await writeFile(file, updated);
+  await writeFile(file, replaceSection(text, section));
   log(`Wrote the "## build" section of ${path.relative(process.cwd(), file)}`);
 }
