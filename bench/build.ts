@@ -28,7 +28,7 @@
  * Prints a table; with `--write`, replaces the `## build` section of `bench/RESULTS.md` (or appends it).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -223,6 +223,13 @@ const commit = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcela
 const dir = await mkdtemp(path.join(os.tmpdir(), 'briefing-pack-bench-build-'));
 const results: SizeResult[] = [];
 log(`Benchmark folder: ${dir}`);
+// Ctrl-C: the build in progress stops on the same signal (it cleans up after itself); remove the folder.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (!values.keep) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 log(
   useCache
     ? 'The build has --cache: each size gets its own cache folder.'

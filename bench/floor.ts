@@ -158,6 +158,8 @@ try {
     pipe: true,
     userDataDir: profile,
     args: runningAsRoot() ? [...quietBrowserArgs, '--no-sandbox'] : quietBrowserArgs,
+    // The build's limit on one protocol call (a print included).
+    protocolTimeout: 120_000,
   });
   launchMs = performance.now() - launchStarted;
   version = await browser.version();
