@@ -27,7 +27,7 @@
  *
  * Prints a table; with `--write`, replaces the `## build` section of `bench/RESULTS.md` (or appends it).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -96,6 +96,9 @@ function cacheSupported(): boolean {
   return /--cache\b/.test(`${help.stdout}`);
 }
 
+/** The command being measured, which a signal to the benchmark is passed on to. */
+let running: ChildProcess | undefined;
+
 /**
  * Runs a command, sampling its process tree; rejects on a non-zero exit. The wall time ends when the
  * process exits (not when its pipes close).
@@ -105,6 +108,7 @@ async function measureCommand(
 ): Promise<{ wallMs: number; memory: TreeMemory; stdout: string }> {
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  running = child;
   const sampler = child.pid ? new TreeSampler(child.pid).start() : undefined;
   let stdout = '';
   let stderr = '';
@@ -121,6 +125,8 @@ async function measureCommand(
   const code = await new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', resolve);
+  }).finally(() => {
+    running = undefined;
   });
   const memory = (await sampler?.stop()) ?? {
     peakRssBytes: 0,
@@ -223,11 +229,20 @@ const commit = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcela
 const dir = await mkdtemp(path.join(os.tmpdir(), 'briefing-pack-bench-build-'));
 const results: SizeResult[] = [];
 log(`Benchmark folder: ${dir}`);
-// Ctrl-C: the build in progress stops on the same signal (it cleans up after itself); remove the folder.
+// Ctrl-C or SIGTERM: the command in progress gets the signal too and stops cleanly (a build removes its
+// staging folder and kills its browser); then the benchmark's folder is removed.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    if (!values.keep) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    const child = running;
+    const finish = () => {
+      if (!values.keep) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    if (!child || child.exitCode !== null) finish();
+    else {
+      child.once('exit', finish);
+      child.kill(signal);
+    }
   });
 }
 log(
