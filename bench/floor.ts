@@ -15,7 +15,8 @@
  * one-page brief (`fit.level` in `manifest.json`). Without `--built`, the documents are printed as
  * the templates make them (placeholder page numbers, briefs at `fit-0`), which prints the same pages
  * as long as the briefs fit at their first step. With `--built`, each PDF's page count is checked
- * against the manifest afterwards (untimed), so a floor that printed something else is caught.
+ * against the manifest afterwards (untimed), and the page each briefing starts on in the pack against
+the built pack, so a floor that printed something else is caught.
  *
  * Timed: `puppeteer.launch`, opening the pages, printing every document, closing the browser.
  */
@@ -58,7 +59,10 @@ export interface FloorResult {
   totalMs: number;
   /** Pages printed in all. */
   pages: number;
-  /** With `--built`: documents whose page count differs from the build's manifest (should be none). */
+  /**
+   * With `--built`: documents whose page count differs from the build's manifest, and briefings that
+   * start on another page of the pack than in the built pack (should be none).
+   */
   pageMismatches?: string[];
 }
 
@@ -222,15 +226,23 @@ try {
   await rm(profile, { recursive: true, force: true, maxRetries: 3 });
 }
 
-// Untimed: count the pages and compare them with the build's.
+// Untimed: count the pages and compare them with the build's; in the pack, where each briefing starts too.
 let pages = 0;
 const pageMismatches: string[] = [];
 for (const [pdfPath, bytes] of pdfs) {
-  const count = (await loadPdf(bytes)).getPageCount();
+  const pdf = await loadPdf(bytes);
+  const count = pdf.getPageCount();
   pages += count;
   const expected = builtPdf.get(pdfPath)?.pages;
   if (values.built && expected !== count)
     pageMismatches.push(`${pdfPath}: ${count} pages, built ${expected}`);
+  if (pdfPath === 'pack.pdf' && packPages) {
+    const starts = namedDestinationPages(pdf);
+    for (const [anchor, page] of packPages) {
+      if (starts.get(anchor) !== page)
+        pageMismatches.push(`pack.pdf: #${anchor} on page ${starts.get(anchor)}, built ${page}`);
+    }
+  }
 }
 
 const result: FloorResult = {
