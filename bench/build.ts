@@ -79,6 +79,8 @@ interface SizeResult {
   briefings: number;
   runs: Record<Kind, Measure[]>;
   floor: FloorResult[];
+  /** The first line of the error that ended this size's runs early. */
+  error?: string;
 }
 
 const runMjs = path.join(projectRoot, 'scripts', 'run.mjs');
@@ -135,7 +137,11 @@ async function measureCommand(
     samples: 0,
     pssSamples: 0,
   };
-  if (code !== 0) throw new Error(`\`node ${args.join(' ')}\` exited ${code}:\n${stderr.slice(-4000)}`);
+  if (code !== 0) {
+    log(`\`node ${args.join(' ')}\` exited ${code}; its error output:\n${stderr.slice(-4000)}`);
+    const command = args.includes(floorScript) ? 'bench/floor.ts' : 'build';
+    throw new Error(`${command} exited ${code}: ${stderr.trim().split('\n')[0] ?? ''}`);
+  }
   return { wallMs, memory, stdout };
 }
 
@@ -266,41 +272,47 @@ try {
     results.push(result);
     const full = count < onceFrom;
     const runsHere = full ? runs : 1;
-    for (let run = 1; run <= runsHere; run++) {
-      // Cold: nothing but the source. Both folders are the benchmark's own.
-      await rm(folders.out, { recursive: true, force: true });
-      await rm(folders.cache, { recursive: true, force: true });
-      await mkdir(folders.cache, { recursive: true });
-      const cold = await build(folders, useCache);
-      result.runs.cold.push(cold);
-      log(
-        `${count} briefings, run ${run}: cold ${seconds(cold.wallMs)}, peak RSS ${mebibytes(cold.memory.peakRssBytes)} MiB`,
-      );
-      if (!existsSync(path.join(folders.built, 'manifest.json'))) {
-        await mkdir(folders.built, { recursive: true });
-        await copyFile(path.join(folders.out, 'manifest.json'), path.join(folders.built, 'manifest.json'));
-        await copyFile(path.join(folders.out, 'pack.pdf'), path.join(folders.built, 'pack.pdf'));
-      }
-      if (full) {
-        const unchanged = await build(folders, useCache);
-        result.runs['no-change'].push(unchanged);
-        log(`${count} briefings, run ${run}: no-change ${seconds(unchanged.wallMs)}`);
-        const restore = await editOneSentence(folders, count, run);
-        try {
-          const edited = await build(folders, useCache);
-          result.runs['one-edit'].push(edited);
-          log(`${count} briefings, run ${run}: one-edit ${seconds(edited.wallMs)}`);
-        } finally {
-          await restore();
+    try {
+      for (let run = 1; run <= runsHere; run++) {
+        // Cold: nothing but the source. Both folders are the benchmark's own.
+        await rm(folders.out, { recursive: true, force: true });
+        await rm(folders.cache, { recursive: true, force: true });
+        await mkdir(folders.cache, { recursive: true });
+        const cold = await build(folders, useCache);
+        result.runs.cold.push(cold);
+        log(
+          `${count} briefings, run ${run}: cold ${seconds(cold.wallMs)}, peak RSS ${mebibytes(cold.memory.peakRssBytes)} MiB`,
+        );
+        if (!existsSync(path.join(folders.built, 'manifest.json'))) {
+          await mkdir(folders.built, { recursive: true });
+          await copyFile(path.join(folders.out, 'manifest.json'), path.join(folders.built, 'manifest.json'));
+          await copyFile(path.join(folders.out, 'pack.pdf'), path.join(folders.built, 'pack.pdf'));
+        }
+        if (full) {
+          const unchanged = await build(folders, useCache);
+          result.runs['no-change'].push(unchanged);
+          log(`${count} briefings, run ${run}: no-change ${seconds(unchanged.wallMs)}`);
+          const restore = await editOneSentence(folders, count, run);
+          try {
+            const edited = await build(folders, useCache);
+            result.runs['one-edit'].push(edited);
+            log(`${count} briefings, run ${run}: one-edit ${seconds(edited.wallMs)}`);
+          } finally {
+            await restore();
+          }
+        }
+        if (!values['no-floor']) {
+          const { measure, result: floorResult } = await floor(folders);
+          result.runs.floor.push(measure);
+          result.floor.push(floorResult);
+          browserVersion ||= floorResult.browser;
+          log(`${count} briefings, run ${run}: floor ${seconds(measure.wallMs)}`);
         }
       }
-      if (!values['no-floor']) {
-        const { measure, result: floorResult } = await floor(folders);
-        result.runs.floor.push(measure);
-        result.floor.push(floorResult);
-        browserVersion ||= floorResult.browser;
-        log(`${count} briefings, run ${run}: floor ${seconds(measure.wallMs)}`);
-      }
+    } catch (error) {
+      // A failed command ends this size only: the sizes measured so far, and the next ones, are kept.
+      result.error = (error as Error).message.split('\n')[0] ?? String(error);
+      log(`${count} briefings: failed: ${result.error}`);
     }
   }
 } finally {
@@ -350,7 +362,9 @@ const summary = markdownTable(
     const floorMs = median(result.runs.floor.map((measure) => measure.wallMs));
     const peak = (pick: (memory: TreeMemory) => number | undefined) => {
       const found = cold.map((measure) => pick(measure.memory));
-      return found.some((value) => value === undefined) ? undefined : Math.max(...(found as number[]));
+      return found.length === 0 || found.some((value) => value === undefined)
+        ? undefined
+        : Math.max(...(found as number[]));
     };
     return [
       String(result.briefings),
@@ -358,10 +372,10 @@ const summary = markdownTable(
       `${medianOf(result.runs['no-change'])}${runsOf(result.runs['no-change'])}`,
       `${medianOf(result.runs['one-edit'])}${runsOf(result.runs['one-edit'])}`,
       `${medianOf(result.runs.floor)}${runsOf(result.runs.floor)}`,
-      result.runs.floor.length > 0 ? `${(coldMs / floorMs).toFixed(1)}×` : '–',
+      cold.length > 0 && result.runs.floor.length > 0 ? `${(coldMs / floorMs).toFixed(1)}×` : '–',
       mebibytes(peak((memory) => memory.peakRssBytes)),
       mebibytes(peak((memory) => memory.peakPssBytes)),
-      String(Math.max(...cold.map((measure) => measure.memory.peakProcesses))),
+      cold.length > 0 ? String(Math.max(...cold.map((measure) => measure.memory.peakProcesses))) : '–',
     ];
   }),
   [true, true, true, true, true, true, true, true, true],
@@ -452,6 +466,9 @@ const section = [
   '',
   ...memory,
   '',
+  ...results
+    .filter((result) => result.error !== undefined)
+    .flatMap((result) => [`**Failed** at ${result.briefings} briefings: ${result.error}`, '']),
 ].join('\n');
 
 process.stdout.write(`\n${section}\n`);
@@ -469,3 +486,4 @@ if (values.write) {
   await writeFile(file, replaceSection(text, section));
   log(`Wrote the "## build" section of ${path.relative(process.cwd(), file)}`);
 }
+if (results.some((result) => result.error !== undefined)) process.exitCode = 1;
