@@ -2,6 +2,7 @@
  * Benchmark of `npm run build` (issue #9): the real command line on generated packs, as CI runs it.
  *
  *   npm run bench -- [--sizes 1,20,100,500] [--runs 3] [--once-from 500] [--write] [--json FILE] [--keep]
+ *                    [--no-warmup] [--no-floor]
  *
  * For each size, a pack of that many briefings is made by `generatePack()` (`scripts/generate-pack.ts`,
  * default options) in a temporary folder, and each run measures, with
@@ -25,7 +26,9 @@
  * benchmark's own temporary folder is removed. An untimed warm-up build of one briefing runs first
  * (it also lets `scripts/run.mjs` install anything missing), unless `--no-warmup`.
  *
- * Prints a table; with `--write`, replaces the `## build` section of `bench/RESULTS.md` (or appends it).
+ * Prints a table; with `--write`, replaces the `## build` section of `bench/RESULTS.md` (or appends it);
+ * `--json FILE` writes every measure. A command that fails ends the runs of its size only: the failure
+ * is noted under the tables and the benchmark exits 1.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
