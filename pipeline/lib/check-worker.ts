@@ -16,6 +16,7 @@ import { splitFrontMatter } from './front-matter.ts';
 import { parseMarkdownInThisThread } from './markdown/parse-markdown.ts';
 import {
   type BodyCheckRequest,
+  type BodyCheckResult,
   type CheckWorkerMessage,
   serialiseMessages,
   Watch,
@@ -52,37 +53,47 @@ parentPort?.once('message', async (request: BodyCheckRequest) => {
   try {
     const claimed = new Int32Array(request.counter);
     const watch = new Int32Array(request.watch);
+    const text = Buffer.from(request.text);
+    // Sent a few at a time: one message per briefing cost more than checking some of them. A
+    // worker stopped over a body loses the results it had not sent; those bodies are checked again.
+    const pending: BodyCheckResult[] = [];
+    const report = (result: BodyCheckResult) => {
+      pending.push(result);
+      if (pending.length >= 25) post({ results: pending.splice(0) });
+    };
     const takeNext = async (): Promise<void> => {
       for (;;) {
         const position = Atomics.add(claimed, 0, 1);
         const briefing = request.briefings[position];
         if (!briefing) return;
+        const value = text.toString('utf8', briefing.start, briefing.end);
         // The split is the main thread's too (stage 2); its problems are reported there.
-        const split = splitFrontMatter(new VFile(), briefing.value);
+        const split = splitFrontMatter(new VFile(), value);
         if (!split) {
-          post({ result: { index: briefing.index, messages: [] } });
+          report({ index: briefing.index, messages: [] });
           continue;
         }
-        const file = new VFile({ path: briefing.path, value: briefing.value });
+        const file = new VFile({ path: briefing.path, value });
         file.data.bodyStart = { line: split.bodyLine, offset: split.bodyOffset };
         // Synchronous: no other briefing of this thread runs while one is parsed.
-        const parse = (text: string) => {
+        const parse = (body: string) => {
           watch[Watch.index] = briefing.index;
           watch[Watch.bodyLine] = split.bodyLine;
           watch[Watch.cpuAtStart] = threadCpuMs();
           watch[Watch.wallAtStart] = Date.now() - request.clockStart;
           Atomics.store(watch, Watch.parsing, 1);
           try {
-            return parseMarkdownInThisThread(text);
+            return parseMarkdownInThisThread(body);
           } finally {
             Atomics.store(watch, Watch.parsing, 0);
           }
         };
         await checkBriefing(file, request.sourceDir, parse);
-        post({ result: { index: briefing.index, messages: serialiseMessages(file) } });
+        report({ index: briefing.index, messages: serialiseMessages(file) });
       }
     };
     await Promise.all([takeNext(), takeNext(), takeNext(), takeNext()]);
+    post({ results: pending.splice(0) });
     post({ done: true });
   } catch (cause) {
     post({ failure: cause instanceof Error ? (cause.stack ?? cause.message) : String(cause) });

@@ -51,7 +51,14 @@ export enum Watch {
 /** What the main thread sends a worker: the briefings to check, and the shared counter. */
 export interface BodyCheckRequest {
   sourceDir: string;
-  briefings: Array<{ index: number; path: string; value: string }>;
+  /** Each briefing, its text as bytes `start` to `end` of `text`. */
+  briefings: Array<{ index: number; path: string; start: number; end: number }>;
+  /**
+   * The texts of the briefings in UTF-8, shared by every worker: copying 2 MB of strings to each
+   * worker cost more than the whole decoding. Exact: a text read from a file (stage 1) has no lone
+   * surrogate, the only thing UTF-8 cannot carry.
+   */
+  text: SharedArrayBuffer;
   /** One `Int32`: the position of the next briefing to take. */
   counter: SharedArrayBuffer;
   /** `Int32` slots, see {@link Watch}. */
@@ -69,7 +76,7 @@ export interface BodyCheckResult {
 /** What a worker says: loaded (with its thread id), a briefing checked, all done, or why it failed. */
 export type CheckWorkerMessage =
   | { ready: true; tid: number | null }
-  | { result: BodyCheckResult }
+  | { results: BodyCheckResult[] }
   | { done: true }
   | { failure: string };
 
@@ -169,9 +176,10 @@ export function startParallelBodyChecks(workerUrl: URL, threads = 2): ParallelBo
       };
       worker.on('message', (message: CheckWorkerMessage) => {
         if ('ready' in message) tid = message.tid;
-        else if ('result' in message) {
+        else if ('results' in message) {
           // A body refused over its budget keeps its refusal, even if its parse ended meanwhile.
-          if (!results.has(message.result.index)) results.set(message.result.index, message.result.messages);
+          for (const result of message.results)
+            if (!results.has(result.index)) results.set(result.index, result.messages);
         } else if ('done' in message) end('done');
         else {
           failed = true;
@@ -216,13 +224,19 @@ export function startParallelBodyChecks(workerUrl: URL, threads = 2): ParallelBo
   const runRound = (indexes: number[], count: number): Promise<void> => {
     const counter = new SharedArrayBuffer(4);
     const claimed = new Int32Array(counter);
-    const items = indexes.map((index) => {
-      const file = briefings[index] as VFile;
-      return { index, path: file.path, value: String(file.value) };
+    const values = indexes.map((index) => String((briefings[index] as VFile).value));
+    const text = new SharedArrayBuffer(values.reduce((sum, value) => sum + Buffer.byteLength(value), 0));
+    const bytes = Buffer.from(text);
+    let end = 0;
+    const items = indexes.map((index, position) => {
+      const start = end;
+      end += bytes.write(values[position] ?? '', start);
+      return { index, path: (briefings[index] as VFile).path, start, end };
     });
     const request = (): BodyCheckRequest => ({
       sourceDir,
       briefings: items,
+      text,
       counter,
       watch: new SharedArrayBuffer(5 * Int32Array.BYTES_PER_ELEMENT),
       clockStart: Date.now(),
