@@ -18,7 +18,7 @@ import remarkRehype from 'remark-rehype';
 import { unified } from 'unified';
 import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
-import { parseMarkdown } from './lib/markdown/parse-markdown.ts';
+import { type ParseResult, parseMarkdown } from './lib/markdown/parse-markdown.ts';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';
@@ -116,19 +116,30 @@ function bodyFile(file: VFile, sourceDir: string, remoteImages?: RemoteImages): 
 }
 
 /** Parses a body within the parser's budget; a body over it is an error on the briefing. */
-async function parseBody(file: VFile, body: VFile): Promise<MdastRoot | undefined> {
-  const parsed = await parseMarkdown(String(body.value));
+async function parseBody(
+  file: VFile,
+  body: VFile,
+  parse: (text: string) => ParseResult | Promise<ParseResult> = parseMarkdown,
+): Promise<MdastRoot | undefined> {
+  const parsed = await parse(String(body.value));
   if ('tree' in parsed) return parsed.tree;
   const { reason, ruleId, place } = parsed.problem;
   error(file, reason, { ruleId, place: place ?? { line: file.data.bodyStart?.line ?? 1, column: 1 } });
   return undefined;
 }
 
-/** Checks one briefing body: reports its problems on the file, converts nothing. */
-export async function checkBriefing(file: VFile, sourceDir: string): Promise<void> {
+/**
+ * Checks one briefing body: reports its problems on the file, converts nothing. `parse` is the
+ * bounded parser of {@link parseMarkdown} unless the caller bounds its own thread (`check-worker.ts`).
+ */
+export async function checkBriefing(
+  file: VFile,
+  sourceDir: string,
+  parse?: (text: string) => ParseResult,
+): Promise<void> {
   const body = bodyFile(file, sourceDir);
   if (!body) return;
-  const mdast = await parseBody(file, body);
+  const mdast = await parseBody(file, body, parse);
   if (!mdast) return;
   await checkProcessor.run(mdast, body);
   file.messages.push(...body.messages);

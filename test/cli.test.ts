@@ -175,6 +175,36 @@ describe('the command line', () => {
     ]);
   });
 
+  it('refuses a pathological body on two threads within the parse budget, and checks every other', async () => {
+    const dir = path.join(folder.dir, 'large-pathological');
+    await generatePack(dir, { count: 44 });
+    const briefing = (index: number) => path.join(dir, 'briefings', `${generatedId(index)}.md`);
+    const append = async (index: number, text: string) =>
+      writeFile(briefing(index), `${await readFile(briefing(index), 'utf8')}${text}`);
+    // cmark's "nested strong emph": micromark needs minutes for this.
+    await append(5, `\n${'*a **a '.repeat(5000)}b${' a** a*'.repeat(5000)}\n`);
+    await append(6, `\n${'> '.repeat(140)}deep\n`);
+    for (const index of [4, 7, 8, 9, 40]) await append(index, '\nSee [the map](#nope).\n');
+
+    const twoThreads = await runCli(['check', '--source', dir, '--json', '--verbose']);
+    const oneThread = await runCli(['check', '--source', dir, '--json'], {
+      env: { BRIEFING_PACK_NO_BUNDLE: '1' },
+    });
+    expect(twoThreads.stderr).toContain('Checking 44 briefings on two threads');
+    const messages = (run: { stdout: string }) =>
+      JSON.parse(run.stdout).messages as Array<{ ruleId: string }>;
+    expect(messages(twoThreads)).toEqual(messages(oneThread));
+    expect(messages(twoThreads).map((message) => message.ruleId)).toEqual([
+      'missing-anchor',
+      'markdown-too-complex',
+      'markdown-depth',
+      'missing-anchor',
+      'missing-anchor',
+      'missing-anchor',
+      'missing-anchor',
+    ]);
+  });
+
   it('prints a JSON report on stdout with --json and keeps stdout clean of human text', async () => {
     const run = await runCli(['check', '--source', source, '--json']);
     expect(run.code).toBe(0);

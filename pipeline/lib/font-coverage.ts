@@ -23,6 +23,16 @@ function coveredRanges(): Array<[number, number]> {
 
 const ranges = coveredRanges();
 
+/**
+ * A character the loop below would report: covered by no face and not a control character (those
+ * have a rule of their own). Most files have none, and one regular expression scan finds that out
+ * far faster than the loop over every character.
+ */
+const possiblyUncovered = new RegExp(
+  `[^\\u{0}-\\u{1f}${ranges.map(([start, end]) => `\\u{${start.toString(16)}}-\\u{${end.toString(16)}}`).join('')}]`,
+  'u',
+);
+
 /** Whether some bundled face covers a code point. */
 export function isCovered(codePoint: number): boolean {
   let low = 0;
@@ -43,6 +53,7 @@ export function isCovered(codePoint: number): boolean {
  */
 export function reportUncoveredCharacters(file: VFile, headerLines = 0): void {
   const text = String(file.value ?? '');
+  if (!possiblyUncovered.test(text)) return;
   let reported = 0;
   let line = 1;
   let column = 1;

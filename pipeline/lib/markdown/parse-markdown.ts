@@ -10,6 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Root } from 'mdast';
+import remarkGfm from 'remark-gfm';
+import remarkParse from 'remark-parse';
+import { unified } from 'unified';
 import type { Point } from 'unist';
 
 /**
@@ -19,11 +22,11 @@ import type { Point } from 'unist';
  */
 export const markdownParseTimeoutMs = 3000;
 /** However busy the machine, a parse never runs longer than this, in milliseconds of wall time. */
-const wallClockBackstopMs = 30_000;
+export const wallClockBackstopMs = 30_000;
 /** Deepest Markdown tree accepted (lists, quotes and emphasis nested inside each other). */
 export const maxMarkdownDepth = 128;
 /** Heap of the parsing worker, in MiB. */
-const workerHeapMebibytes = 256;
+export const workerHeapMebibytes = 256;
 
 /** Why a body could not be parsed, as a message on the briefing. */
 export interface ParseProblem {
@@ -32,11 +35,38 @@ export interface ParseProblem {
   place?: Point | undefined;
 }
 
+/** A parsed body, or why it could not be parsed. */
+export type ParseResult = { tree: Root } | { problem: ParseProblem };
+
+/** Why a parse over the budget was stopped, for {@link tooComplex}. */
+export const overTimeBudget = `takes more than ${markdownParseTimeoutMs / 1000} s of processor time to parse`;
+/** Why a parse that ran out of heap was stopped, for {@link tooComplex}. */
+export const outOfMemory = `needs more than ${workerHeapMebibytes} MiB to parse`;
+/** Why a parse whose thread stopped was given up, for {@link tooComplex}. */
+export const stopped = 'stopped the parser';
+
+/** The problem of a body the parser could not finish within the limits, saying why. */
+export function tooComplex(why: string): ParseProblem {
+  return {
+    reason: `Unexpected Markdown that ${why}, expected ordinary text; split the briefing or simplify its nesting of lists, quotes, links and emphasis`,
+    ruleId: 'markdown-too-complex',
+  };
+}
+
+/** The problem of a body nested deeper than {@link maxMarkdownDepth}, at its deepest node. */
+function tooDeep(depth: number, place: Point | undefined): ParseProblem {
+  return {
+    reason: `Unexpected Markdown nested ${depth} levels deep, expected at most ${maxMarkdownDepth}; flatten the lists, quotes or emphasis here`,
+    ruleId: 'markdown-depth',
+    place,
+  };
+}
+
 type WorkerReply = { tree: Root } | { tooDeep: { depth: number; place?: Point } } | { failed: string };
 
 interface Request {
   text: string;
-  resolve: (result: { tree: Root } | { problem: ParseProblem }) => void;
+  resolve: (result: ParseResult) => void;
 }
 
 /** A parsing worker and whether it has loaded the parser (its `ready` message, with its thread id). */
@@ -46,7 +76,7 @@ interface ParserWorker {
 }
 
 /** Processor time a thread of this process has used, in milliseconds (Linux), if it can be read. */
-function threadCpuMs(tid: number): number | undefined {
+export function threadCpuMs(tid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -98,7 +128,7 @@ async function next(): Promise<void> {
     return;
   }
   let settled = false;
-  const finish = (result: { tree: Root } | { problem: ParseProblem }, replaceWorker: boolean) => {
+  const finish = (result: ParseResult, replaceWorker: boolean) => {
     if (settled) return;
     settled = true;
     clearInterval(timer);
@@ -114,41 +144,25 @@ async function next(): Promise<void> {
     request.resolve(result);
     void next();
   };
-  const tooComplex = (why: string): { problem: ParseProblem } => ({
-    problem: {
-      reason: `Unexpected Markdown that ${why}, expected ordinary text; split the briefing or simplify its nesting of lists, quotes, links and emphasis`,
-      ruleId: 'markdown-too-complex',
-    },
-  });
   const onMessage = (reply: WorkerReply) => {
     if ('tree' in reply) finish({ tree: reply.tree }, false);
     else if ('tooDeep' in reply)
-      finish(
-        {
-          problem: {
-            reason: `Unexpected Markdown nested ${reply.tooDeep.depth} levels deep, expected at most ${maxMarkdownDepth}; flatten the lists, quotes or emphasis here`,
-            ruleId: 'markdown-depth',
-            place: reply.tooDeep.place,
-          },
-        },
-        false,
-      );
-    else finish(tooComplex(`the parser could not read (${reply.failed})`), true);
+      finish({ problem: tooDeep(reply.tooDeep.depth, reply.tooDeep.place) }, false);
+    else finish({ problem: tooComplex(`the parser could not read (${reply.failed})`) }, true);
   };
   const onError = (error: Error) => {
     const code = (error as NodeJS.ErrnoException).code;
     finish(
-      tooComplex(
-        code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? `needs more than ${workerHeapMebibytes} MiB to parse`
-          : `the parser could not read (${error.message})`,
-      ),
+      {
+        problem: tooComplex(
+          code === 'ERR_WORKER_OUT_OF_MEMORY' ? outOfMemory : `the parser could not read (${error.message})`,
+        ),
+      },
       true,
     );
   };
-  const onExit = () => finish(tooComplex('stopped the parser'), true);
-  const overBudget = () =>
-    finish(tooComplex(`takes more than ${markdownParseTimeoutMs / 1000} s of processor time to parse`), true);
+  const onExit = () => finish({ problem: tooComplex(stopped) }, true);
+  const overBudget = () => finish({ problem: tooComplex(overTimeBudget) }, true);
   const tid = ready.tid;
   const cpuAtStart = tid === null ? undefined : threadCpuMs(tid);
   const startedAt = performance.now();
@@ -165,9 +179,47 @@ async function next(): Promise<void> {
 }
 
 /** Parses a Markdown body (remark-parse and remark-gfm) within the limits above. */
-export function parseMarkdown(text: string): Promise<{ tree: Root } | { problem: ParseProblem }> {
+export function parseMarkdown(text: string): Promise<ParseResult> {
   return new Promise((resolve) => {
     queue.push({ text, resolve });
     void next();
   });
+}
+
+/** The parser of `parse-worker.mjs`, for {@link parseMarkdownInThisThread}. */
+const parser = unified().use(remarkParse).use(remarkGfm).freeze();
+
+/** The depth of the tree and its deepest node, found without recursion (the tree may be very deep). */
+function deepest(tree: Root): { depth: number; place: Point | undefined } {
+  let best: { depth: number; node: { position?: { start: Point } | undefined } } = { depth: 0, node: tree };
+  const stack: Array<[{ children?: unknown[]; position?: { start: Point } | undefined }, number]> = [
+    [tree, 0],
+  ];
+  for (let entry = stack.pop(); entry; entry = stack.pop()) {
+    const [node, depth] = entry;
+    if (depth > best.depth) best = { depth, node };
+    for (const child of (node.children ?? []) as Array<(typeof entry)[0]>) stack.push([child, depth + 1]);
+  }
+  return { depth: best.depth, place: best.node.position?.start };
+}
+
+/**
+ * Parses a body on the calling thread, with the depth limit and the same answers as
+ * {@link parseMarkdown} but no time or memory budget of its own: only for a worker thread whose
+ * parent enforces the budget by stopping the whole thread (`parallel-check.ts`), so no tree has to be
+ * copied between threads.
+ */
+export function parseMarkdownInThisThread(text: string): ParseResult {
+  let tree: Root;
+  try {
+    tree = parser.parse(text);
+  } catch (error) {
+    return {
+      problem: tooComplex(
+        `the parser could not read (${error instanceof Error ? error.message : String(error)})`,
+      ),
+    };
+  }
+  const { depth, place } = deepest(tree);
+  return depth > maxMarkdownDepth ? { problem: tooDeep(depth, place) } : { tree };
 }
