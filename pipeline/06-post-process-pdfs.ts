@@ -14,6 +14,7 @@ import { normaliseStructureIds, type PdfMetadata, setContentId, setXmpMetadata }
 import { headingOutline, type OutlineEntry, rewriteOutline } from './lib/pdf-outline.ts';
 import { fontNames, loadPdf } from './lib/pdf-read.ts';
 import { containsText, extractContentText } from './lib/pdf-text.ts';
+import { pdfBytesProblem } from './lib/pdf-verify.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 import { generator } from './lib/project.ts';
 
@@ -23,6 +24,11 @@ export interface PostProcessOptions {
   epochSeconds: number;
   /** The browser that printed, for the producer field. */
   browserVersion: string;
+  /**
+   * Verify each finished PDF at once (pdf-lib, page count, `qpdf --check`), so that the write stage
+   * needs only to match digests; it says once through `log` when qpdf is missing.
+   */
+  verify?: { log: (line: string) => void } | undefined;
 }
 
 type Metadata = Pick<PdfMetadata, 'title' | 'author' | 'subject' | 'keywords'>;
@@ -175,6 +181,16 @@ export function postProcessor(
       artifact.pages = document.getPageCount();
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });
+    }
+    if (options.verify && artifact.kind) {
+      const problem = await pdfBytesProblem(
+        output.value,
+        { kind: artifact.kind, pages: artifact.pages },
+        options.verify.log,
+      );
+      if (problem)
+        throw new StageError('post-process', output.path, { cause: new Error(`the PDF ${problem}`) });
+      artifact.verified = true;
     }
     await checkNoContentLost(files, pack, output);
   };

@@ -5,19 +5,16 @@
  * leaves the previous output exactly as it was.
  */
 
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { unzipSync } from 'fflate';
 import type { VFile } from 'vfile';
 import { BuildInterrupted } from './lib/browser-pool.ts';
 import { EnvironmentError } from './lib/errors.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
 import { stagingPath } from './lib/output-folder.ts';
-import { loadPdf } from './lib/pdf-read.ts';
+import { pdfProblem, qpdfAvailable } from './lib/pdf-verify.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 import { generator } from './lib/project.ts';
 
@@ -58,8 +55,6 @@ const kindOrder: ArtifactKind[] = [
   'epub',
   'html',
 ];
-
-const execFileAsync = promisify(execFile);
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -157,11 +152,13 @@ export async function writeOutput(files: BuildFiles, options: WriteOutputOptions
       }
       sums.push(`${sha256(bytes)}  ${output.path}`);
     }
-    // PDFs from the build cache were parsed and checked when first built; their digests still are.
-    const cached = new Set(
-      files.outputs.filter((output) => output.data.artifact?.cached).map((output) => output.path),
+    // PDFs verified once post-processed, or when first built for those from the cache.
+    const verified = new Set(
+      files.outputs
+        .filter((output) => output.data.artifact?.verified || output.data.artifact?.cached)
+        .map((output) => output.path),
     );
-    await verifyStaged(staging, manifest, cached, options.log);
+    await verifyStaged(staging, manifest, verified, options.log);
     try {
       await writeFile(path.join(staging, 'SHA256SUMS'), `${sums.join('\n')}\n`);
       await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -177,52 +174,29 @@ export async function writeOutput(files: BuildFiles, options: WriteOutputOptions
   return manifest;
 }
 
-let qpdfNotice = false;
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '')
-    .split(path.delimiter)
-    .some((folder) => folder && existsSync(path.join(folder, command)));
-}
-
 /**
- * Verifies the staged artifacts as written to disk: each file's hash, every PDF parsed strictly by
+ * Verifies the staged artifacts as written to disk: each file's hash; every PDF parsed strictly by
  * pdf-lib with the page count of the manifest (one page for a brief) and checked by `qpdf --check`
- * when qpdf is installed (once: not again when it comes back from the build cache), and the EPUB's
- * zip with `mimetype` first.
+ * when qpdf is installed — unless those bytes were verified already, as each PDF is once
+ * post-processed (or when it was first built, for one from the cache), in which case the matching
+ * digest says the same; and the EPUB's zip with `mimetype` first.
  */
 async function verifyStaged(
   staging: string,
   manifest: Manifest,
-  cached: ReadonlySet<string>,
+  verified: ReadonlySet<string>,
   log?: (line: string) => void,
 ): Promise<void> {
-  const qpdf = onPath('qpdf');
-  if (!qpdf && !qpdfNotice) {
-    qpdfNotice = true;
-    log?.(
-      'qpdf is not installed: PDFs are verified with pdf-lib only (sudo apt-get install -y qpdf for the full check).',
-    );
-  }
+  qpdfAvailable(log);
   await mapWithConcurrency(manifest.artifacts, 2, async (artifact) => {
     const file = path.join(staging, artifact.path);
     const fail = (why: string) => new Error(`\`${artifact.path}\` as written ${why}`);
     const bytes = new Uint8Array(await readFile(file));
     if (bytes.length !== artifact.bytes || sha256(bytes) !== artifact.sha256)
       throw fail('does not match what was built');
-    if (artifact.kind.endsWith('pdf') && !cached.has(artifact.path)) {
-      const document = await loadPdf(bytes).catch((cause) => {
-        throw fail(`does not parse as a PDF: ${(cause as Error).message}`);
-      });
-      const pages = document.getPageCount();
-      if (pages !== artifact.pages) throw fail(`has ${pages} pages, not ${artifact.pages}`);
-      if ((artifact.kind === 'brief-pdf' || artifact.kind === 'briefing-brief-pdf') && pages !== 1)
-        throw fail(`has ${pages} pages; a brief has one`);
-      if (qpdf) {
-        await execFileAsync('qpdf', ['--check', file]).catch((cause: { stdout?: string }) => {
-          throw fail(`fails qpdf --check: ${(cause.stdout ?? '').trim().split('\n').slice(-2).join(' ')}`);
-        });
-      }
+    if (artifact.kind.endsWith('pdf') && !verified.has(artifact.path)) {
+      const problem = await pdfProblem(file, bytes, artifact, log);
+      if (problem) throw fail(problem);
     }
     if (artifact.kind === 'epub') {
       const names = Object.keys(unzipSync(bytes));

@@ -135,13 +135,24 @@ describe('the build cache', () => {
   });
 
   it('a damaged cache entry is a miss', async () => {
+    // The entry holding the brief as last written: its bytes are the brief's.
+    const brief = await readFile(path.join(outDir, 'brief.pdf'));
     const shards = path.join(cacheDir, 'pdf');
-    const shard = (await readdir(shards))[0] ?? '';
-    const entry = (await readdir(path.join(shards, shard))).find((name) => name.endsWith('.pdf')) ?? '';
-    await writeFile(path.join(shards, shard, entry), 'damaged');
+    let damaged = 0;
+    for (const shard of await readdir(shards)) {
+      for (const name of await readdir(path.join(shards, shard))) {
+        const entry = path.join(shards, shard, name);
+        if (name.endsWith('.pdf') && brief.equals(await readFile(entry))) {
+          await writeFile(entry, 'damaged');
+          damaged++;
+        }
+      }
+    }
+    expect(damaged).toBe(1);
     await rm(outDir, { recursive: true });
     const rebuilt = await build();
     expect(rebuilt.cache).toEqual({ upToDate: false, printed: 1, reused: 5 });
+    expect(await readFile(path.join(outDir, 'brief.pdf'))).toEqual(brief);
   });
 
   it('a changed option (SOURCE_DATE_EPOCH) reprints everything', async () => {

@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../pipeline/lib/project.ts';
@@ -18,6 +18,18 @@ const repetitions = 3;
 
 let folder: { dir: string; remove: () => Promise<void> };
 let sourceDir: string;
+let cacheDir: string;
+
+/**
+ * Options of a build that takes its PDFs from the build cache, for the faults that are not about
+ * printing (killed while writing, a full disk, a read-only folder) and the builds after a fault: such
+ * a build reaches the write in a second or two. The cache's record of the last output is removed
+ * first, so the build does not stop at "up to date" but writes (or fails to) as the test needs.
+ */
+async function cached(): Promise<string[]> {
+  await rm(path.join(cacheDir, 'outputs'), { recursive: true, force: true });
+  return ['--cache', cacheDir];
+}
 
 /** Every file under a folder with its sha256. */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -123,8 +135,8 @@ async function stagingLeft(outDir: string): Promise<string[]> {
   );
 }
 
-async function buildOnce(source: string, outDir: string, env: NodeJS.ProcessEnv = {}) {
-  return runCli(['build', '--source', source, '--out', outDir], {
+async function buildOnce(source: string, outDir: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []) {
+  return runCli(['build', '--source', source, '--out', outDir, ...extra], {
     env: { SOURCE_DATE_EPOCH: epoch, ...env },
   });
 }
@@ -138,6 +150,7 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 beforeAll(async () => {
   folder = await temporaryFolder();
   sourceDir = path.join(folder.dir, 'source');
+  cacheDir = path.join(folder.dir, 'cache');
   await cp(path.join(projectRoot, 'source'), sourceDir, { recursive: true });
 });
 
@@ -172,7 +185,7 @@ describe('faults survived', () => {
 
   beforeAll(async () => {
     outDir = path.join(folder.dir, 'dist');
-    expect((await buildOnce(sourceDir, outDir)).code).toBe(0);
+    expect((await buildOnce(sourceDir, outDir, {}, await cached())).code).toBe(0);
     before = await snapshot(outDir);
   });
 
@@ -183,7 +196,7 @@ describe('faults survived', () => {
   }
 
   async function expectNextBuildSucceeds(): Promise<void> {
-    const run = await buildOnce(sourceDir, outDir);
+    const run = await buildOnce(sourceDir, outDir, {}, await cached());
     expect(run.code, run.stderr).toBe(0);
     expect(await snapshot(outDir)).toEqual(before);
     expect(await stagingLeft(outDir)).toEqual([]);
@@ -224,7 +237,14 @@ describe('faults survived', () => {
   it('the build killed while writing: the output stays as it was', { timeout: 900_000 }, async () => {
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       for (let round = 0; round < repetitions; round++) {
-        const build = await startBuild(['--source', sourceDir, '--out', outDir, '--verbose']);
+        const build = await startBuild([
+          '--source',
+          sourceDir,
+          '--out',
+          outDir,
+          '--verbose',
+          ...(await cached()),
+        ]);
         await waitFor(build, /^Writing \d+ files into/m);
         build.child.kill(signal);
         const code = await build.done;
@@ -268,7 +288,7 @@ describe('faults survived', () => {
       await mkdir(mountPoint);
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mountPoint]);
       smallOut = path.join(mountPoint, 'dist');
-      expect((await buildOnce(sourceDir, smallOut)).code).toBe(0);
+      expect((await buildOnce(sourceDir, smallOut, {}, await cached())).code).toBe(0);
       smallBefore = await snapshot(smallOut);
     });
 
@@ -284,7 +304,7 @@ describe('faults survived', () => {
         const used = Number(execFileSync('du', ['-sk', mountPoint], { encoding: 'utf8' }).split('\t')[0]);
         execFileSync('mount', ['-o', `remount,size=${used + 64}k`, mountPoint]);
         for (let round = 0; round < repetitions; round++) {
-          const build = await startBuild(['--source', sourceDir, '--out', smallOut]);
+          const build = await startBuild(['--source', sourceDir, '--out', smallOut, ...(await cached())]);
           const code = await build.done;
           expect(code).toBe(3);
           expect(build.stderr()).toMatch(/write: No space left on the device while writing `[^`]+`/);
@@ -293,7 +313,7 @@ describe('faults survived', () => {
           await noChromiumLeft(build.tmp);
         }
         execFileSync('mount', ['-o', 'remount,size=64m', mountPoint]);
-        expect((await buildOnce(sourceDir, smallOut)).code).toBe(0);
+        expect((await buildOnce(sourceDir, smallOut, {}, await cached())).code).toBe(0);
         expect(await snapshot(smallOut)).toEqual(smallBefore);
       },
     );
@@ -307,7 +327,7 @@ describe('faults survived', () => {
         execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
         try {
           for (let round = 0; round < repetitions; round++) {
-            const build = await startBuild(['--source', sourceDir, '--out', smallOut]);
+            const build = await startBuild(['--source', sourceDir, '--out', smallOut, ...(await cached())]);
             const code = await build.done;
             expect(code).toBe(3);
             expect(build.stderr()).toMatch(/lock: Cannot (write beside|replace) the output folder/);
@@ -317,7 +337,7 @@ describe('faults survived', () => {
         } finally {
           execFileSync('mount', ['-o', 'remount,rw', mountPoint]);
         }
-        expect((await buildOnce(sourceDir, smallOut)).code).toBe(0);
+        expect((await buildOnce(sourceDir, smallOut, {}, await cached())).code).toBe(0);
         expect(await snapshot(smallOut)).toEqual(smallBefore);
       },
     );

@@ -203,7 +203,7 @@ export class BuildCache {
     const base = this.entryPath(key);
     try {
       await mkdir(path.dirname(base), { recursive: true });
-      const { cached: _, ...artifact } = pdf.artifact;
+      const { cached: _cached, verified: _verified, ...artifact } = pdf.artifact;
       const meta: EntryMeta = {
         sha256: sha256(pdf.bytes),
         artifact,

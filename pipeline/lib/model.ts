@@ -107,6 +107,8 @@ export interface ArtifactInfo {
   details?: Record<string, unknown>;
   /** Taken from the build cache: printed, post-processed and verified by an earlier build. */
   cached?: boolean;
+  /** Its bytes were verified (pdf-lib, page count, qpdf) once post-processed. */
+  verified?: boolean;
 }
 
 /** A document rendered from templates, ready to print or package. */
