@@ -15,6 +15,7 @@ import {
   qpdfCheck,
   readJson,
   runCli,
+  snapshot,
   squash,
   temporaryFolder,
 } from './helpers.ts';
@@ -24,23 +25,6 @@ let sourceDir: string;
 let outDir: string;
 let manifest: Manifest;
 let briefingFile: string;
-
-/** Every file under a folder with its sha256, to prove a folder did not change. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const result: Record<string, string> = {};
-  const walk = async (current: string) => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else
-        result[path.relative(dir, full)] = createHash('sha256')
-          .update(await readFile(full))
-          .digest('hex');
-    }
-  };
-  await walk(dir);
-  return result;
-}
 
 beforeAll(async () => {
   folder = await temporaryFolder();

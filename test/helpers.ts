@@ -4,8 +4,9 @@
  * reader would.
  */
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -233,4 +234,17 @@ export function formatEpubcheckMessage(message: EpubcheckMessage): string {
     .join(', ');
   const more = message.locations.length > 3 ? ` (+${message.locations.length - 3} more)` : '';
   return `${message.severity} ${message.ID} ${where}${more}: ${message.message}`;
+}
+
+/** Every file under a folder with its sha256, to prove a folder did not change. */
+export async function snapshot(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    result[path.relative(dir, full)] = createHash('sha256')
+      .update(await readFile(full))
+      .digest('hex');
+  }
+  return result;
 }

@@ -6,12 +6,11 @@
  * of the build left, and the next build succeeds.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../pipeline/lib/project.ts';
-import { runCli, temporaryFolder } from './helpers.ts';
+import { runCli, snapshot, temporaryFolder } from './helpers.ts';
 
 const epoch = '1752364800';
 const repetitions = 3;
@@ -29,23 +28,6 @@ let cacheDir: string;
 async function cached(): Promise<string[]> {
   await rm(path.join(cacheDir, 'outputs'), { recursive: true, force: true });
   return ['--cache', cacheDir];
-}
-
-/** Every file under a folder with its sha256. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const result: Record<string, string> = {};
-  const walk = async (current: string) => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else
-        result[path.relative(dir, full)] = createHash('sha256')
-          .update(await readFile(full))
-          .digest('hex');
-    }
-  };
-  await walk(dir);
-  return result;
 }
 
 /** A build as a child process whose Chromium runs under its own TMPDIR, so the test can find it. */
