@@ -10,7 +10,7 @@
 import { VFile } from 'vfile';
 import { templateAsset } from './04-apply-templates.ts';
 import { briefFitLevels, briefTextBlockPx } from './lib/brief-layout.ts';
-import { type LoadedPage, loadDocument, type Resource } from './lib/browser.ts';
+import { type LoadedPage, loadDocument, type PageEmulation, type Resource } from './lib/browser.ts';
 import {
   type BrowserPool,
   BuildInterrupted,
@@ -88,6 +88,12 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
     .sort((a, b) => printOrder(a) - printOrder(b) || String(b.value).length - String(a.value).length);
   const briefingPages = new BriefingPages(files, jobs, options.knownPages);
   const baseBudget = options.timeoutMs ?? defaultDocumentBudgetMs;
+  // A brief is laid out in print media, in a viewport of its page's text block, to be measured.
+  const block = briefTextBlockPx(files.pack.data.pack?.paper ?? 'A4');
+  const briefEmulation: PageEmulation = {
+    media: 'print',
+    viewport: { width: Math.floor(block.width), height: Math.ceil(block.height) },
+  };
   options.log(`Printing ${jobs.length} documents, ${options.concurrency} at a time`);
   let done = 0;
   const tell = (document: VFile, finished: boolean) =>
@@ -117,6 +123,8 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
               return shared(path);
             },
             onBlocked: (url) => reportBlockedRequest(files, document, url),
+            emulation:
+              info?.target === 'brief' || info?.target === 'briefing-brief' ? briefEmulation : undefined,
           });
           try {
             setPhase('fonts');
@@ -311,6 +319,8 @@ async function printWithPageNumbers(
 
 /** What the layout of a brief measures at one step of the ladder. */
 interface BriefMeasure {
+  /** The step measured. */
+  level: number;
   /** Height of everything on the page, in CSS pixels. */
   height: number;
   /** Each briefing's item and how far below the top its bottom edge sits. */
@@ -324,7 +334,7 @@ interface BriefMeasure {
 
 /** Lays the brief out at a step of the ladder, continuously (not paged), and measures it. */
 async function measureBrief(loaded: LoadedPage, level: number): Promise<BriefMeasure> {
-  return loaded.page.evaluate((className: string) => {
+  const measure = await loaded.page.evaluate((className: string) => {
     document.body.className = className;
     const body = document.body.getBoundingClientRect();
     const items = [...document.querySelectorAll<HTMLElement>('.brief-item')].map((item) => {
@@ -347,12 +357,14 @@ async function measureBrief(loaded: LoadedPage, level: number): Promise<BriefMea
       columns: grid ? Number(getComputedStyle(grid).columnCount) || 1 : 1,
     };
   }, `brief fit-${level}`);
+  return { level, ...measure };
 }
 
 /**
- * Fits a brief on one page: measures each step of the ladder in the print layout's text block, prints
- * the most generous step that fits, and verifies the PDF has one page (stepping down if it has not).
- * If even the tightest step overflows, reports which briefings do not fit and by how much.
+ * Fits a brief on one page: measures each step of the ladder in the print layout's text block (the
+ * page was loaded in print media with that viewport), prints the most generous step that fits, and
+ * verifies the PDF has one page (stepping down if it has not). If even the tightest step overflows,
+ * reports which briefings do not fit and by how much.
  */
 async function printFitted(
   loaded: LoadedPage,
@@ -361,36 +373,30 @@ async function printFitted(
 ): Promise<{ bytes: Uint8Array; details: Record<string, unknown> }> {
   const pack = files.pack.data.pack;
   const block = briefTextBlockPx(pack?.paper ?? 'A4');
-  await loaded.page.emulateMediaType('print');
-  await loaded.page.setViewport({ width: Math.floor(block.width), height: Math.ceil(block.height) });
-  try {
-    let level = 0;
-    while (level < briefFitLevels - 1 && (await measureBrief(loaded, level)).height > block.height) level++;
-    for (; level < briefFitLevels; level++) {
-      const measure = await measureBrief(loaded, level);
-      const bytes = await loaded.print();
-      if ((await loadPdf(bytes)).getPageCount() === 1) {
-        return {
-          bytes,
-          details: {
-            fit: {
-              level,
-              fontSizePt: roundPt(measure.bodyPt),
-              smallestTextPt: roundPt(measure.smallestPt),
-              columns: measure.columns,
-            },
+  let level = 0;
+  let measure = await measureBrief(loaded, level);
+  while (level < briefFitLevels - 1 && measure.height > block.height)
+    measure = await measureBrief(loaded, ++level);
+  for (; level < briefFitLevels; level++) {
+    if (measure.level !== level) measure = await measureBrief(loaded, level);
+    const bytes = await loaded.print();
+    if ((await loadPdf(bytes)).getPageCount() === 1) {
+      return {
+        bytes,
+        details: {
+          fit: {
+            level,
+            fontSizePt: roundPt(measure.bodyPt),
+            smallestTextPt: roundPt(measure.smallestPt),
+            columns: measure.columns,
           },
-        };
-      }
+        },
+      };
     }
-    const tightest = await measureBrief(loaded, briefFitLevels - 1);
-    reportOverflow(files, document, tightest, block.height);
-    throw new SourceErrors(1);
-  } finally {
-    // The page goes back to the pool: leave it as it was found.
-    await loaded.page.emulateMediaType();
-    await loaded.page.setViewport({ width: 800, height: 600 });
   }
+  const tightest = await measureBrief(loaded, briefFitLevels - 1);
+  reportOverflow(files, document, tightest, block.height);
+  throw new SourceErrors(1);
 }
 
 function roundPt(points: number): number {

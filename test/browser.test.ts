@@ -101,7 +101,7 @@ describe('the render guard', () => {
       expect(refusedFromCanary, name).toContain(`http://127.0.0.1:${canary.port}/${name}`);
   });
 
-  it('unloads a document when its page is released, so a late refresh goes nowhere', async () => {
+  it('refuses a late refresh of a released document, and reports it as that document’s', async () => {
     const blocked: string[] = [];
     const html = page(
       `<meta http-equiv="refresh" content="1; url=http://127.0.0.1:${canary.port}/late-refresh">`,
@@ -113,10 +113,17 @@ describe('the render guard', () => {
       onBlocked: (url) => blocked.push(url),
     });
     await loaded.close();
-    expect(loaded.page.url()).toBe('about:blank');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(canary.requests).toEqual([]);
-    expect(blocked).toEqual([]);
+    expect(blocked).toEqual([`http://127.0.0.1:${canary.port}/late-refresh`]);
+    // The page serves the next job as if nothing had happened.
+    const next = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: () => ({ contentType: 'text/html', body: page('', '<p>next</p>') }),
+    });
+    expect(next.page).toBe(loaded.page);
+    expect(await next.page.evaluate(() => document.body.textContent)).toBe('next');
+    await next.close();
   });
 
   it('serves a reused page only the files of its current job', async () => {

@@ -1,5 +1,6 @@
+import { PDFDocument } from 'pdf-lib';
 import { describe, expect, it } from 'vitest';
-import { containsText, foldForComparison } from '../pipeline/lib/pdf-text.ts';
+import { containsText, extractContentText, foldForComparison } from '../pipeline/lib/pdf-text.ts';
 
 describe('foldForComparison', () => {
   it('ignores case, whitespace, ligatures, curly apostrophes and invisible format characters', () => {
@@ -19,5 +20,28 @@ describe('containsText', () => {
     const printed = foldForComparison('Click txt.exe and zerowidth.');
     expect(containsText(printed, 'Click \u202eexe.txt\u202c and \u200bzero\u200bwidth.')).toBe(true);
     expect(containsText(printed, 'Click \u202eexe.doc\u202c and zero width.')).toBe(false);
+  });
+});
+
+describe('extractContentText', () => {
+  it('leaves Node’s own built-ins in place when it loads pdf.js', async () => {
+    const native = {
+      parse: JSON.parse,
+      stringify: JSON.stringify,
+      push: Array.prototype.push,
+      toString: Function.prototype.toString,
+      fromBase64: 'fromBase64' in Uint8Array,
+    };
+    const document = await PDFDocument.create();
+    document.addPage([200, 200]);
+    expect(await extractContentText(await document.save())).toBe('');
+    expect(JSON.parse).toBe(native.parse);
+    expect(JSON.stringify).toBe(native.stringify);
+    expect(Array.prototype.push).toBe(native.push);
+    expect(Function.prototype.toString).toBe(native.toString);
+    // puppeteer decodes with it when it exists: pdf.js's polyfill is not left for it to find.
+    expect('fromBase64' in Uint8Array).toBe(native.fromBase64);
+    // What pdf.js needs and Node 20 lacks stays added.
+    expect(typeof (Promise as { withResolvers?: unknown }).withResolvers).toBe('function');
   });
 });

@@ -4,7 +4,7 @@
  * Each document is loaded from a made-up origin, `https://briefing-pack.invalid/`; every request the
  * page makes is answered from an in-memory map of the build's own files (the document, its styles,
  * the bundled fonts, checked images). Anything else is aborted and recorded. JavaScript is off in
- * every page, and navigations after the first are refused.
+ * every page, and the only navigation a page may make is the one the build starts.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -77,9 +77,22 @@ export interface BrowserSession {
 /** A page of the pool, with the job it is serving now. */
 interface PooledPage {
   page: Page;
+  /**
+   * The job whose document the page holds. A released page keeps it until the next job's navigation
+   * request, so what the old document still asks for is answered (or refused and reported) as its own.
+   */
   job: PrintJob | undefined;
-  /** Whether the next main-frame navigation is the one we start; any other is refused. */
-  expectingNavigation: boolean;
+  /** The navigation the build started (its URL, and the job it loads); any other is refused. */
+  expected: { url: string; job: PrintJob } | undefined;
+  /** The media type and viewport the page emulates now (`emulationKey`). */
+  emulation: string;
+}
+
+/** The viewport of every page, unless a job asks for another (as a launched browser's default). */
+const defaultViewport = { width: 800, height: 600 };
+
+function emulationKey(emulation: PageEmulation | undefined): string {
+  return emulation ? `${emulation.media} ${emulation.viewport.width}x${emulation.viewport.height}` : '';
 }
 
 /** The switches a launched browser gets that change what is printed, not only what it may reach. */
@@ -225,7 +238,7 @@ async function connectBrowser(endpoint: string, log: (line: string) => void): Pr
     ...(kind === 'websocket' ? { browserWSEndpoint: endpoint } : { browserURL: endpoint }),
     protocolTimeout: 120_000,
     // The viewport a launched browser gets too, so a page lays out the same on both.
-    defaultViewport: { width: 800, height: 600 },
+    defaultViewport,
   });
   let browser: Browser;
   let context: BrowserContext;
@@ -320,6 +333,14 @@ export interface PrintJob {
   /** Called for every request refused (outside the build's files). */
   onBlocked?: (url: string) => void;
   timeoutMs?: number;
+  /** What the page emulates while the document loads and prints (by default, screen at 800 × 600). */
+  emulation?: PageEmulation | undefined;
+}
+
+/** A media type and viewport set on a page before its document loads. */
+export interface PageEmulation {
+  media: 'print';
+  viewport: { width: number; height: number };
 }
 
 /** A page loaded with a document, ready to print (and print again after edits). */
@@ -333,7 +354,7 @@ async function acquirePage(session: BrowserSession): Promise<PooledPage> {
   const idle = session.idlePages.pop();
   if (idle && !idle.page.isClosed()) return idle;
   const page = await (session.context ?? session.browser).newPage();
-  const pooled: PooledPage = { page, job: undefined, expectingNavigation: false };
+  const pooled: PooledPage = { page, job: undefined, expected: undefined, emulation: '' };
   await page.setJavaScriptEnabled(false);
   await page.setRequestInterception(true);
   page.on('request', (request: HTTPRequest) => {
@@ -347,12 +368,23 @@ export async function loadDocument(session: BrowserSession, job: PrintJob): Prom
   const pooled = await acquirePage(session);
   const { page } = pooled;
   const timeout = job.timeoutMs ?? 60_000;
-  pooled.job = job;
-  pooled.expectingNavigation = true;
+  const url = `${documentOrigin}/${job.documentPath}`;
   try {
-    await page.goto(`${documentOrigin}/${job.documentPath}`, { waitUntil: 'load', timeout });
+    // Set before the document loads, so it is laid out (and its fonts fetched) once, as it prints.
+    const emulation = emulationKey(job.emulation);
+    if (pooled.emulation !== emulation) {
+      await page.emulateMediaType(job.emulation?.media);
+      await page.setViewport(job.emulation?.viewport ?? defaultViewport);
+      pooled.emulation = emulation;
+    }
+    // The page goes from the last document straight to this one, with no blank page between: the
+    // old document's requests stay its own until this navigation's request is answered.
+    pooled.expected = { url, job };
+    await page.goto(url, { waitUntil: 'load', timeout });
+    if (pooled.job !== job) throw new Error(`the page did not navigate to \`${job.documentPath}\``);
   } catch (cause) {
     pooled.job = undefined;
+    pooled.expected = undefined;
     await page.close().catch(() => undefined);
     throw cause;
   }
@@ -373,23 +405,11 @@ export async function loadDocument(session: BrowserSession, job: PrintJob): Prom
     close: async () => {
       if (released) return;
       released = true;
-      if (page.isClosed()) {
-        pooled.job = undefined;
-        return;
-      }
-      // Unload the document before the page serves another: nothing it asks for later (a timed
-      // refresh, a late image) can reach the next job's files. Requests until then are still reported.
-      try {
-        pooled.expectingNavigation = true;
-        await page.goto('about:blank', { waitUntil: 'load', timeout });
-      } catch {
-        pooled.job = undefined;
-        await page.close().catch(() => undefined);
-        return;
-      }
-      pooled.job = undefined;
-      pooled.expectingNavigation = false;
-      session.idlePages.push(pooled);
+      // The document stays loaded until the page's next job navigates: unloading it first (a
+      // navigation to about:blank) costs the browser as much as a small print. Until then a navigation
+      // it starts itself (a timed refresh) is refused, and anything it asks for is answered from its
+      // own job's files or refused and reported, as while it printed.
+      if (!page.isClosed()) session.idlePages.push(pooled);
     },
   };
 }
@@ -397,11 +417,17 @@ export async function loadDocument(session: BrowserSession, job: PrintJob): Prom
 async function answer(request: HTTPRequest, pooled: PooledPage): Promise<void> {
   if (request.isInterceptResolutionHandled()) return;
   const url = request.url();
-  const job = pooled.job;
+  let job = pooled.job;
   let resource: Resource | undefined;
   const isMainNavigation = request.isNavigationRequest() && request.frame() === pooled.page.mainFrame();
-  const allowed = isMainNavigation ? pooled.expectingNavigation : !request.isNavigationRequest();
-  if (isMainNavigation) pooled.expectingNavigation = false;
+  const expected = isMainNavigation && pooled.expected?.url === url ? pooled.expected : undefined;
+  if (expected) {
+    // From here on, the page serves the new job.
+    pooled.expected = undefined;
+    pooled.job = expected.job;
+    job = expected.job;
+  }
+  const allowed = isMainNavigation ? expected !== undefined : !request.isNavigationRequest();
   if (job && allowed && url.startsWith(`${documentOrigin}/`)) {
     const path = decodeURIComponent(new URL(url).pathname.slice(1));
     if (path === 'favicon.ico') {

@@ -5,7 +5,7 @@
  * heads and feet of the `@page` margin boxes) sits outside them and is left out, so a paragraph broken
  * across two pages reads as one.
  */
-import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import { loadPdfjs } from './pdfjs.ts';
 
 interface TextItemLike {
   str?: string;
@@ -46,6 +46,7 @@ export function containsText(folded: string, run: string): boolean {
 /** The folded text of a PDF's content (without page furniture), all pages joined. */
 export async function extractContentText(bytes: Uint8Array): Promise<string> {
   // pdf.js takes ownership of the buffer it is given: hand it a copy.
+  const { getDocument } = await loadPdfjs();
   const document = await getDocument({
     data: new Uint8Array(bytes),
     verbosity: 0,

@@ -4,7 +4,7 @@
  * is post-processed (while the browser prints the next); the write stage then only has to confirm that
  * each file as written has the digest of the bytes verified.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -52,14 +52,98 @@ export async function pdfProblem(
   if ((expected.kind === 'brief-pdf' || expected.kind === 'briefing-brief-pdf') && pages !== 1)
     return `has ${pages} pages; a brief has one`;
   if (qpdfAvailable(log)) {
-    try {
-      await execFileAsync('qpdf', ['--check', file]);
-    } catch (cause) {
-      const stdout = (cause as { stdout?: string }).stdout ?? '';
-      return `fails qpdf --check: ${stdout.trim().split('\n').slice(-2).join(' ')}`;
-    }
+    const output = await qpdfCheck(file);
+    if (output !== undefined) return `fails qpdf --check: ${output}`;
   }
   return undefined;
+}
+
+/**
+ * Runs `qpdf --check` on `file`: undefined when it passes, else the last two lines qpdf said. The
+ * checks go to one shell started for them, which runs qpdf for each file in turn: starting a process
+ * from Node copies its page tables, tens of milliseconds with a build's heap; the shell starts qpdf in
+ * one or two.
+ */
+async function qpdfCheck(file: string): Promise<string | undefined> {
+  if (qpdfChecker === undefined) qpdfChecker = startQpdfChecker();
+  const checker = qpdfChecker;
+  if (!checker || file.includes('\n')) {
+    try {
+      await execFileAsync('qpdf', ['--check', file]);
+      return undefined;
+    } catch (cause) {
+      const output = (cause as { stdout?: string }).stdout ?? (cause as Error).message;
+      return output.trim().split('\n').slice(-2).join(' ');
+    }
+  }
+  const answer = await new Promise<string>((resolve, reject) => {
+    checker.waiting.push({ resolve, reject });
+    checker.keepAlive(true);
+    checker.process.stdin.write(`${file}\n`);
+  });
+  return answer === '0' ? undefined : answer.replace(/^\d+ /, '').trim();
+}
+
+interface QpdfChecker {
+  process: ChildProcessWithoutNullStreams;
+  /** The checks sent, in order; the shell answers each with a line, in the same order. */
+  waiting: Array<{ resolve: (answer: string) => void; reject: (cause: Error) => void }>;
+  /** Whether the shell keeps Node running: while checks are waiting, not when idle. */
+  keepAlive(alive: boolean): void;
+}
+
+/** The shell of {@link qpdfCheck}: undefined until started, null where it cannot start. */
+let qpdfChecker: QpdfChecker | undefined | null;
+
+/**
+ * The shell that runs the checks: it reads a file name per line, runs qpdf on it, and answers on one
+ * line, `0` when it passes, else qpdf's exit status and the last two lines of its output. It ends
+ * when Node does (its input closes).
+ */
+function startQpdfChecker(): QpdfChecker | null {
+  const script = [
+    'while IFS= read -r f; do',
+    '  out=$(qpdf --check "$f" 2>&1); status=$?',
+    '  if [ "$status" = 0 ]; then echo 0;',
+    "  else printf '%s %s\\n' \"$status\" \"$(printf '%s\\n' \"$out\" | tail -n 2 | tr '\\n' ' ')\"; fi",
+    'done',
+  ].join('\n');
+  let child: ChildProcessWithoutNullStreams;
+  try {
+    child = spawn('sh', ['-c', script], { stdio: 'pipe' });
+  } catch {
+    return null;
+  }
+  const streams = [child.stdin, child.stdout, child.stderr] as unknown as Array<{
+    ref?: () => void;
+    unref?: () => void;
+  }>;
+  const checker: QpdfChecker = {
+    process: child,
+    waiting: [],
+    keepAlive: (alive) => {
+      if (alive) child.ref();
+      else child.unref();
+      for (const stream of streams) (alive ? stream.ref : stream.unref)?.call(stream);
+    },
+  };
+  const fail = (cause: Error) => {
+    if (qpdfChecker === checker) qpdfChecker = undefined;
+    for (const waiting of checker.waiting.splice(0)) waiting.reject(cause);
+  };
+  let pending = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) checker.waiting.shift()?.resolve(line.trim());
+    if (checker.waiting.length === 0) checker.keepAlive(false);
+  });
+  child.on('error', fail);
+  child.on('exit', () => fail(new Error('the qpdf checker stopped')));
+  child.stdin.on('error', () => undefined);
+  checker.keepAlive(false);
+  return checker;
 }
 
 /** {@link pdfProblem} for bytes in memory, written for qpdf to a temporary file of their own. */

@@ -1,0 +1,43 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PDFDocument } from 'pdf-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pdfBytesProblem, pdfProblem } from '../pipeline/lib/pdf-verify.ts';
+import { temporaryFolder } from './helpers.ts';
+
+let folder: Awaited<ReturnType<typeof temporaryFolder>>;
+let good: Uint8Array;
+
+beforeAll(async () => {
+  folder = await temporaryFolder();
+  const document = await PDFDocument.create();
+  document.addPage([200, 200]);
+  good = await document.save();
+});
+afterAll(() => folder.remove());
+
+describe('pdfProblem', () => {
+  it('runs qpdf --check on many files at once and tells each answer to its own file', async () => {
+    const files = await Promise.all(
+      Array.from({ length: 6 }, async (_, index) => {
+        const file = path.join(folder.dir, `${index}.pdf`);
+        // Every other file is cut short on disk, where only qpdf reads it.
+        await writeFile(file, index % 2 === 0 ? good : good.subarray(0, 120));
+        return file;
+      }),
+    );
+    const problems = await Promise.all(files.map((file) => pdfProblem(file, good, { kind: 'pack-pdf' })));
+    problems.forEach((problem, index) => {
+      if (index % 2 === 0) expect(problem, files[index]).toBeUndefined();
+      else expect(problem, files[index]).toMatch(/^fails qpdf --check: .*\S/);
+    });
+  });
+
+  it('checks the page count and the strict parse before qpdf', async () => {
+    expect(await pdfBytesProblem(good, { kind: 'pack-pdf', pages: 2 })).toBe('has 1 pages, not 2');
+    expect(await pdfBytesProblem(good, { kind: 'brief-pdf' })).toBeUndefined();
+    expect(await pdfBytesProblem(new TextEncoder().encode('%PDF-1.7\n'), { kind: 'pack-pdf' })).toMatch(
+      /^does not parse as a PDF/,
+    );
+  });
+});
