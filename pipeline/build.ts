@@ -152,6 +152,25 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       if (parallel) log(`Checking ${files.briefings.length} briefings on two threads`);
     }
     files = await stage('validate', () => validateSource(files));
+    // A build that will print everything (no cache, or an empty one) starts the browser now, if the
+    // headers are sound: it starts while this thread converts the bodies and lays out the documents.
+    if (
+      options.mode === 'build' &&
+      !options.stopAfterTemplates &&
+      countErrors(result.sources) === 0 &&
+      (!cache || (await cache.store.isEmpty()))
+    ) {
+      const [{ openBrowser }, { BrowserPool: Pool }] = await Promise.all([
+        import('./lib/browser.ts'),
+        import('./lib/browser-pool.ts'),
+      ]);
+      const early = new Pool(() =>
+        openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
+      );
+      pool = early;
+      // A browser that cannot start fails the build at the `browser` stage, as it would have there.
+      early.version().catch(() => undefined);
+    }
     const remoteImages = options.allowRemoteImages ? new RemoteImages() : undefined;
     // Bodies of briefings whose header has errors are checked too: one run reports every problem.
     const withHeaderErrors = result.sources.filter(
@@ -202,9 +221,11 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     let browserVersion = lookup.browserVersion ?? '';
     let printed: VFile[] = [];
     if (lookup.fresh.length > 0) {
-      const activePool = new Pool(() =>
-        openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
-      );
+      const activePool =
+        pool ??
+        new Pool(() =>
+          openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
+        );
       pool = activePool;
       if (options.signal?.aborted) onAbort();
       browserVersion = await stage('browser', () => activePool.version());

@@ -183,6 +183,15 @@ export class BuildCache {
     return path.join(this.dir, 'pdf', key.slice(0, 2), key);
   }
 
+  /** Whether the cache holds no PDF at all (then a build prints every one). */
+  async isEmpty(): Promise<boolean> {
+    try {
+      return (await readdir(path.join(this.dir, 'pdf'))).length === 0;
+    } catch {
+      return true;
+    }
+  }
+
   /** The PDF stored under `key`, if present and intact. */
   async get(key: string): Promise<CachedPdf | undefined> {
     const base = this.entryPath(key);
