@@ -375,7 +375,7 @@ const summary = markdownTable(
       `${medianOf(result.runs['no-change'])}${runsOf(result.runs['no-change'])}`,
       `${medianOf(result.runs['one-edit'])}${runsOf(result.runs['one-edit'])}`,
       `${medianOf(result.runs.floor)}${runsOf(result.runs.floor)}`,
-      cold.length > 0 && result.runs.floor.length > 0 ? `${(coldMs / floorMs).toFixed(1)}×` : '–',
+      cold.length > 0 && result.runs.floor.length > 0 ? `${(coldMs / floorMs).toFixed(2)}×` : '–',
       mebibytes(peak((memory) => memory.peakRssBytes)),
       mebibytes(peak((memory) => memory.peakPssBytes)),
       cold.length > 0 ? String(Math.max(...cold.map((measure) => measure.memory.peakProcesses))) : '–',
