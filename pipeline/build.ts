@@ -160,13 +160,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       countErrors(result.sources) === 0 &&
       (!cache || (await cache.store.isEmpty()))
     ) {
-      const [{ openBrowser }, { BrowserPool: Pool }] = await Promise.all([
-        import('./lib/browser.ts'),
-        import('./lib/browser-pool.ts'),
-      ]);
-      const early = new Pool(() =>
-        openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
-      );
+      const early = await newBrowserPool(options, log);
       pool = early;
       // A browser that cannot start fails the build at the `browser` stage, as it would have there.
       early.version().catch(() => undefined);
@@ -196,8 +190,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       { postProcessor },
       { packageEpub },
       { writeOutput },
-      { defaultConcurrency, openBrowser },
-      { BrowserPool: Pool },
+      { defaultConcurrency },
     ] = await Promise.all([
       import('./04-apply-templates.ts'),
       import('./05-print-pdfs.ts'),
@@ -205,7 +198,6 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       import('./07-package-epub.ts'),
       import('./08-write-output.ts'),
       import('./lib/browser.ts'),
-      import('./lib/browser-pool.ts'),
     ]);
     files = await stage('templates', () => applyTemplates(files));
     if (options.stopAfterTemplates) {
@@ -221,11 +213,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     let browserVersion = lookup.browserVersion ?? '';
     let printed: VFile[] = [];
     if (lookup.fresh.length > 0) {
-      const activePool =
-        pool ??
-        new Pool(() =>
-          openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
-        );
+      const activePool = pool ?? (await newBrowserPool(options, log));
       pool = activePool;
       if (options.signal?.aborted) onAbort();
       browserVersion = await stage('browser', () => activePool.version());
@@ -286,6 +274,17 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     await pool?.close();
     await release?.();
   }
+}
+
+/** The browser of a build (launched, or reached at `--browser-endpoint`), opened on first use. */
+async function newBrowserPool(options: BuildOptions, log: (line: string) => void): Promise<BrowserPool> {
+  const [{ openBrowser }, { BrowserPool: Pool }] = await Promise.all([
+    import('./lib/browser.ts'),
+    import('./lib/browser-pool.ts'),
+  ]);
+  return new Pool(() =>
+    openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
+  );
 }
 
 /** 128 + the signal's number, as shells report a process ended by a signal. */
