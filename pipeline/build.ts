@@ -152,14 +152,14 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       if (parallel) log(`Checking ${files.briefings.length} briefings on two threads`);
     }
     files = await stage('validate', () => validateSource(files));
+    const writing = options.mode === 'build' && !options.stopAfterTemplates;
+    // A build that will write takes the output folder's lock before it starts anything costly: a
+    // second build of the same folder is refused at once, not after converting the whole source.
+    if (writing && countErrors(result.sources) === 0)
+      release = (await stage('lock', () => lockOutputFolder(outDir))).release;
     // A build that will print everything (no cache, or an empty one) starts the browser now, if the
     // headers are sound: it starts while this thread converts the bodies and lays out the documents.
-    if (
-      options.mode === 'build' &&
-      !options.stopAfterTemplates &&
-      countErrors(result.sources) === 0 &&
-      (!cache || (await cache.store.isEmpty()))
-    ) {
+    if (writing && countErrors(result.sources) === 0 && (!cache || (await cache.store.isEmpty()))) {
       const early = await newBrowserPool(options, log);
       pool = early;
       // A browser that cannot start fails the build at the `browser` stage, as it would have there.
@@ -205,7 +205,6 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       return result;
     }
 
-    release = (await stage('lock', () => lockOutputFolder(outDir))).release;
     const rendered = files;
     const lookup = cache
       ? await stage('cache', () => lookUpDocuments(cache, rendered, epoch))
