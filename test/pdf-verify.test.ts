@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PDFDocument } from 'pdf-lib';
@@ -31,6 +32,26 @@ describe('pdfProblem', () => {
       if (index % 2 === 0) expect(problem, files[index]).toBeUndefined();
       else expect(problem, files[index]).toMatch(/^fails qpdf --check: .*\S/);
     });
+  });
+
+  it('answers every check when the shell running qpdf stops in the middle', async () => {
+    const files = await Promise.all(
+      Array.from({ length: 6 }, async (_, index) => {
+        const file = path.join(folder.dir, `stopped-${index}.pdf`);
+        await writeFile(file, index % 2 === 0 ? good : good.subarray(0, 120));
+        return file;
+      }),
+    );
+    const checking = Promise.all(files.map((file) => pdfProblem(file, good, { kind: 'pack-pdf' })));
+    // The checks are sent; the shell that was to run them is killed before it can answer them all.
+    execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-x', 'sh']);
+    const problems = await checking;
+    problems.forEach((problem, index) => {
+      if (index % 2 === 0) expect(problem, files[index]).toBeUndefined();
+      else expect(problem, files[index]).toMatch(/^fails qpdf --check: .*\S/);
+    });
+    // The next check starts a new shell.
+    expect(await pdfProblem(files[0] as string, good, { kind: 'pack-pdf' })).toBeUndefined();
   });
 
   it('checks the page count and the strict parse before qpdf', async () => {

@@ -33,7 +33,8 @@ export function qpdfAvailable(log?: (line: string) => void): boolean {
 
 /**
  * What is wrong with the PDF in `file` (its bytes `bytes`), or undefined when nothing is: it must
- * parse, have `pages` pages (one for a brief) and pass `qpdf --check`.
+ * parse, have `pages` pages (one for a brief) and pass `qpdf --check`. qpdf starts first and checks
+ * in its own process while this thread parses.
  */
 export async function pdfProblem(
   file: string,
@@ -41,6 +42,9 @@ export async function pdfProblem(
   expected: { kind: ArtifactKind; pages?: number | undefined },
   log?: (line: string) => void,
 ): Promise<string | undefined> {
+  const qpdf = qpdfAvailable(log) ? qpdfCheck(file) : Promise.resolve(undefined);
+  // Not awaited when the PDF fails first: its answer is then not needed.
+  qpdf.catch(() => undefined);
   let pages: number;
   try {
     pages = (await loadPdf(bytes)).getPageCount();
@@ -51,11 +55,8 @@ export async function pdfProblem(
     return `has ${pages} pages, not ${expected.pages}`;
   if ((expected.kind === 'brief-pdf' || expected.kind === 'briefing-brief-pdf') && pages !== 1)
     return `has ${pages} pages; a brief has one`;
-  if (qpdfAvailable(log)) {
-    const output = await qpdfCheck(file);
-    if (output !== undefined) return `fails qpdf --check: ${output}`;
-  }
-  return undefined;
+  const output = await qpdf;
+  return output === undefined ? undefined : `fails qpdf --check: ${output}`;
 }
 
 /**
@@ -67,21 +68,32 @@ export async function pdfProblem(
 async function qpdfCheck(file: string): Promise<string | undefined> {
   if (qpdfChecker === undefined) qpdfChecker = startQpdfChecker();
   const checker = qpdfChecker;
-  if (!checker || file.includes('\n')) {
-    try {
-      await execFileAsync('qpdf', ['--check', file]);
-      return undefined;
-    } catch (cause) {
-      const output = (cause as { stdout?: string }).stdout ?? (cause as Error).message;
-      return output.trim().split('\n').slice(-2).join(' ');
-    }
+  if (!checker || file.includes('\n')) return qpdfCheckAlone(file);
+  let answer: string;
+  try {
+    answer = await new Promise<string>((resolve, reject) => {
+      checker.waiting.push({ resolve, reject });
+      checker.keepAlive(true);
+      checker.process.stdin.write(`${file}\n`);
+    });
+  } catch {
+    // The shell stopped before it answered: this check runs on its own; the next starts a new shell.
+    return qpdfCheckAlone(file);
   }
-  const answer = await new Promise<string>((resolve, reject) => {
-    checker.waiting.push({ resolve, reject });
-    checker.keepAlive(true);
-    checker.process.stdin.write(`${file}\n`);
-  });
   return answer === '0' ? undefined : answer.replace(/^\d+ /, '').trim();
+}
+
+/** `qpdf --check` in a process of its own: what {@link qpdfCheck} says, without the shell. */
+async function qpdfCheckAlone(file: string): Promise<string | undefined> {
+  try {
+    await execFileAsync('qpdf', ['--check', file]);
+    return undefined;
+  } catch (cause) {
+    // As the shell reports it: the last two lines qpdf wrote, to either stream.
+    const { stdout = '', stderr = '' } = cause as { stdout?: string; stderr?: string };
+    const output = `${stdout}\n${stderr}`.trim() || (cause as Error).message;
+    return output.split('\n').slice(-2).join(' ');
+  }
 }
 
 interface QpdfChecker {
