@@ -182,17 +182,22 @@ export function postProcessor(
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });
     }
-    if (options.verify && artifact.kind) {
-      const problem = await pdfBytesProblem(
-        output.value,
-        { kind: artifact.kind, pages: artifact.pages },
-        options.verify.log,
-      );
-      if (problem)
-        throw new StageError('post-process', output.path, { cause: new Error(`the PDF ${problem}`) });
-      artifact.verified = true;
-    }
-    await checkNoContentLost(files, pack, output);
+    // qpdf checks the file in its own process while this thread reads the text back.
+    const verifying =
+      options.verify && artifact.kind
+        ? pdfBytesProblem(output.value, { kind: artifact.kind, pages: artifact.pages }, options.verify.log)
+        : undefined;
+    verifying?.catch(() => undefined);
+    const contentLoss = await checkNoContentLost(files, pack, output).then(
+      () => undefined,
+      (cause: unknown) => cause,
+    );
+    // A PDF that fails verification is reported as such, before any text found missing from it.
+    const problem = await verifying;
+    if (problem)
+      throw new StageError('post-process', output.path, { cause: new Error(`the PDF ${problem}`) });
+    if (verifying) artifact.verified = true;
+    if (contentLoss) throw contentLoss;
   };
 }
 
