@@ -66,7 +66,11 @@ export function sharedResources(files: BuildFiles): (path: string) => Resource |
     const resource = fixed.get(path);
     if (resource) return resource;
     const face = path.startsWith('fonts/') ? fontFaceByFileName(path.slice('fonts/'.length)) : undefined;
-    return face ? { contentType: 'font/woff2', body: readFontFile(face) } : undefined;
+    if (!face) return undefined;
+    // Read once and kept: every document asks for the same fonts.
+    const font: Resource = { contentType: 'font/woff2', body: readFontFile(face) };
+    fixed.set(path, font);
+    return font;
   };
 }
 

@@ -441,11 +441,65 @@ async function answer(request: HTTPRequest, pooled: PooledPage): Promise<void> {
     await request.abort(isMainNavigation ? 'aborted' : 'blockedbyclient');
     return;
   }
-  await request.respond({
-    status: 200,
-    contentType: resource.contentType,
-    body: typeof resource.body === 'string' ? resource.body : Buffer.from(resource.body),
-  });
+  await fulfil(request, resource);
+}
+
+/**
+ * The base64 of each resource body sent, kept while the resource is: a build serves the same fonts
+ * and styles to every document, and encodes each once.
+ */
+const encodedBodies = new WeakMap<Resource, { base64: string; length: number }>();
+
+function encodedBody(resource: Resource): { base64: string; length: number } {
+  let encoded = encodedBodies.get(resource);
+  if (!encoded) {
+    const { body } = resource;
+    const bytes =
+      typeof body === 'string'
+        ? Buffer.from(body)
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    encoded = { base64: bytes.toString('base64'), length: bytes.byteLength };
+    encodedBodies.set(resource, encoded);
+  }
+  return encoded;
+}
+
+/** What CDP's `Fetch.fulfillRequest` needs of a puppeteer request: its session and its id. */
+interface InterceptedRequest {
+  client?: { send(method: 'Fetch.fulfillRequest', params: object): Promise<unknown> };
+  _interceptionId?: string;
+}
+
+/**
+ * Answers a request with a resource, in one CDP message. puppeteer's `request.respond` encodes every
+ * body to base64 anew, in JavaScript, a byte at a time: for the fonts of two hundred documents, seconds
+ * of this thread's time. Here each body is encoded once, natively. Where puppeteer does not expose the
+ * request's session and interception id (another version), `respond` does the same.
+ */
+async function fulfil(request: HTTPRequest, resource: Resource): Promise<void> {
+  const { client, _interceptionId: requestId } = request as unknown as InterceptedRequest;
+  if (!client || typeof client.send !== 'function' || typeof requestId !== 'string') {
+    await request.respond({
+      status: 200,
+      contentType: resource.contentType,
+      body: typeof resource.body === 'string' ? resource.body : Buffer.from(resource.body),
+    });
+    return;
+  }
+  const { base64, length } = encodedBody(resource);
+  await client
+    .send('Fetch.fulfillRequest', {
+      requestId,
+      responseCode: 200,
+      responsePhrase: 'OK',
+      responseHeaders: [
+        { name: 'content-type', value: resource.contentType },
+        { name: 'content-length', value: String(length) },
+      ],
+      body: base64,
+    })
+    // As puppeteer does: a request cancelled, or a page closed, before the answer arrived.
+    .catch(() => undefined);
 }
 
 /** How many pages print at once: one per core by default. */
