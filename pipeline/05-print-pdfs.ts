@@ -236,7 +236,7 @@ class BriefingPages {
   async predict(loaded: LoadedPage): Promise<number[] | undefined> {
     const ids = this.files.pack.data.pack?.briefingIds ?? [];
     if (ids.some((id) => !this.pages.has(id))) return undefined;
-    const counts = await Promise.all(ids.map((id) => this.pages.get(id) as Promise<number>));
+    // The cover and contents are counted first, while the last briefings may still be printing.
     const hide = (hidden: boolean) =>
       loaded.page.evaluate((hidden: boolean) => {
         for (const element of document.querySelectorAll<HTMLElement>('.briefing, .colophon'))
@@ -249,6 +249,7 @@ class BriefingPages {
     } finally {
       await hide(false);
     }
+    const counts = await Promise.all(ids.map((id) => this.pages.get(id) as Promise<number>));
     let next = front + 1;
     return counts.map((count) => {
       const page = next;

@@ -157,9 +157,16 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     // second build of the same folder is refused at once, not after converting the whole source.
     if (writing && countErrors(result.sources) === 0)
       release = (await stage('lock', () => lockOutputFolder(outDir))).release;
-    // A build that will print everything (no cache, or an empty one) starts the browser now, if the
-    // headers are sound: it starts while this thread converts the bodies and lays out the documents.
-    if (writing && countErrors(result.sources) === 0 && (!cache || (await cache.store.isEmpty()))) {
+    // A build that will print starts the browser now, if the headers are sound: it starts while this
+    // thread converts the bodies and lays out the documents. That is any build whose inputs changed
+    // since the last build of the output folder (or without a cache, or with an empty one). One with
+    // the same inputs (its output was changed since) most likely finds every PDF in the cache: it
+    // starts the browser only if the cache stage finds a PDF to print.
+    if (
+      writing &&
+      countErrors(result.sources) === 0 &&
+      (!cache?.sameInputs || (await cache.store.isEmpty()))
+    ) {
       const early = await newBrowserPool(options, log);
       pool = early;
       // A browser that cannot start fails the build at the `browser` stage, as it would have there.

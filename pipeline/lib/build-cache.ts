@@ -241,6 +241,23 @@ export class BuildCache {
     }
   }
 
+  /** What the last build of `outDir` recorded: the digest of its inputs and of its `manifest.json`. */
+  private async record(outDir: string): Promise<{ inputs: string; manifest: string } | undefined> {
+    try {
+      return JSON.parse(await readFile(this.recordPath(outDir), 'utf8')) as {
+        inputs: string;
+        manifest: string;
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Whether the last build of `outDir` had these inputs (its output may have changed since). */
+  async builtFrom(outDir: string, inputs: string): Promise<boolean> {
+    return (await this.record(outDir))?.inputs === inputs;
+  }
+
   /**
    * Whether `outDir` already holds the build of these inputs, untouched: the record matches, the
    * manifest is the one recorded, and every file listed in `SHA256SUMS` has its digest.
@@ -248,11 +265,8 @@ export class BuildCache {
    */
   async upToDate(outDir: string, inputs: string): Promise<string | undefined> {
     try {
-      const record = JSON.parse(await readFile(this.recordPath(outDir), 'utf8')) as {
-        inputs: string;
-        manifest: string;
-      };
-      if (record.inputs !== inputs) return undefined;
+      const record = await this.record(outDir);
+      if (record?.inputs !== inputs) return undefined;
       const manifest = await readFile(path.join(outDir, 'manifest.json'), 'utf8');
       if (sha256(manifest) !== record.manifest) return undefined;
       const sums = await readFile(path.join(outDir, 'SHA256SUMS'), 'utf8');
@@ -337,6 +351,11 @@ export interface OpenCache {
   inputs?: string;
   /** The output's `manifest.json` when the output is already the build of these inputs. */
   upToDate?: string | undefined;
+  /**
+   * Whether the last build of the output folder had these same inputs: then its PDFs are most
+   * likely all in the cache, and a build of them (its output was changed since) may print nothing.
+   */
+  sameInputs?: boolean;
 }
 
 /**
@@ -393,7 +412,9 @@ export async function openCache(options: {
   if (options.allowRemoteImages) return { store, tool, browser };
   try {
     const inputs = await inputsDigest(path.resolve(options.sourceDir), tool, browser);
-    return { store, tool, browser, inputs, upToDate: await store.upToDate(options.outDir, inputs) };
+    const sameInputs = await store.builtFrom(options.outDir, inputs);
+    const upToDate = sameInputs ? await store.upToDate(options.outDir, inputs) : undefined;
+    return { store, tool, browser, inputs, upToDate, sameInputs };
   } catch {
     // The source folder cannot be read: the read stage says why.
     return { store, tool, browser };
