@@ -9,7 +9,8 @@
  * The documents are the build's own: stages 1–4 run first, untimed, in this process (read, validate,
  * convert, templates), and the documents to print are served from memory with the fonts, styles and
  * images of the print stage (`sharedResources` of `pipeline/05-print-pdfs.ts`), by a minimal request
- * handler. What the print stage changes in a document before its last print is put into the HTML
+ * handler, with the build's response headers (the browser keeps the fonts, styles and images from one
+ * document to the next, as in the build). What the print stage changes in a document before its last print is put into the HTML
  * here, from the output of a build of the same source (`--built`): the page numbers of the pack's
  * contents (read back from the named destinations of the built `pack.pdf`) and the fit step of each
  * one-page brief (`fit.level` in `manifest.json`). Without `--built`, the documents are printed as
@@ -35,6 +36,7 @@ import {
   documentOrigin,
   quietBrowserArgs,
   type Resource,
+  resourceHeaders,
   runningAsRoot,
 } from '../pipeline/lib/browser.ts';
 import { findBrowser } from '../pipeline/lib/find-browser.ts';
@@ -193,9 +195,11 @@ try {
         void request.abort('blockedbyclient');
         return;
       }
+      // With the build's headers: the fonts, styles and images it marks as shared may be kept by the
+      // browser from one document to the next, as in the build.
       void request.respond({
         status: 200,
-        contentType: resource.contentType,
+        headers: resourceHeaders(resource),
         body: typeof resource.body === 'string' ? resource.body : Buffer.from(resource.body),
       });
     });

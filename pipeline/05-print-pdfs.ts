@@ -52,14 +52,16 @@ export function sharedResources(files: BuildFiles): (path: string) => Resource |
   const text = files.documents
     .map((document) => `${String(document.value)}${document.data.pageCss ?? ''}`)
     .join('');
+  // Each the same for every document: the browser keeps them from one document to the next.
   const fixed = new Map<string, Resource>([
-    ['fonts.css', { contentType: 'text/css', body: fontFaceCss(facesForText(text), 'fonts/') }],
-    ['styles/print.css', { contentType: 'text/css', body: templateAsset('styles/print.css') }],
-    ['styles/brief.css', { contentType: 'text/css', body: templateAsset('styles/brief.css') }],
+    ['fonts.css', { contentType: 'text/css', body: fontFaceCss(facesForText(text), 'fonts/'), shared: true }],
+    ['styles/print.css', { contentType: 'text/css', body: templateAsset('styles/print.css'), shared: true }],
+    ['styles/brief.css', { contentType: 'text/css', body: templateAsset('styles/brief.css'), shared: true }],
   ]);
   for (const briefing of files.briefings) {
     for (const asset of briefing.data.content?.assets ?? []) {
-      fixed.set(asset.href, { contentType: asset.mediaType, body: asset.bytes });
+      // Named by a digest of their bytes (`assets/<digest>.png`).
+      fixed.set(asset.href, { contentType: asset.mediaType, body: asset.bytes, shared: true });
     }
   }
   return (path) => {
@@ -68,7 +70,7 @@ export function sharedResources(files: BuildFiles): (path: string) => Resource |
     const face = path.startsWith('fonts/') ? fontFaceByFileName(path.slice('fonts/'.length)) : undefined;
     if (!face) return undefined;
     // Read once and kept: every document asks for the same fonts.
-    const font: Resource = { contentType: 'font/woff2', body: readFontFile(face) };
+    const font: Resource = { contentType: 'font/woff2', body: readFontFile(face), shared: true };
     fixed.set(path, font);
     return font;
   };

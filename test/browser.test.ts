@@ -148,6 +148,49 @@ describe('the render guard', () => {
     expect(blocked).toEqual([`${documentOrigin}/secret.png`]);
   });
 
+  it('lets the browser keep the shared files from one document to the next, and nothing else', async () => {
+    const asked: string[][] = [];
+    const job = (color: string) => {
+      const seen: string[] = [];
+      asked.push(seen);
+      return {
+        documentPath: 'document.html',
+        resolve: (name: string) => {
+          seen.push(name);
+          if (name === 'document.html')
+            return {
+              contentType: 'text/html',
+              body: page(
+                '<link rel="stylesheet" href="shared.css"><link rel="stylesheet" href="page.css">',
+                `<p>${color}</p>`,
+              ),
+            };
+          if (name === 'page.css') return { contentType: 'text/css', body: `p { color: ${color}; }` };
+          if (name === 'shared.css')
+            return { contentType: 'text/css', body: 'p { margin: 3px; }', shared: true };
+          return undefined;
+        },
+      };
+    };
+    const first = await loadDocument(session, job('red'));
+    await first.close();
+    const second = await loadDocument(session, job('blue'));
+    expect(second.page).toBe(first.page);
+    const style = await second.page.evaluate(() => {
+      const paragraph = getComputedStyle(document.querySelector('p') as Element);
+      return [paragraph.color, paragraph.marginTop];
+    });
+    await second.close();
+    // The second document's own files were asked for again; the shared one came from the browser.
+    expect(asked[0]?.filter((name) => name !== 'favicon.ico').sort()).toEqual([
+      'document.html',
+      'page.css',
+      'shared.css',
+    ]);
+    expect(asked[1]?.filter((name) => name !== 'favicon.ico').sort()).toEqual(['document.html', 'page.css']);
+    expect(style).toEqual(['rgb(0, 0, 255)', '3px']);
+  });
+
   it('has the templates’ Content-Security-Policy stop what a breach of the request filter would let through', async () => {
     const layout = await readFile(path.join(projectRoot, 'templates', 'layouts', 'print.liquid'), 'utf8');
     const csp = /<meta http-equiv="Content-Security-Policy"[^>]*>/.exec(layout)?.[0] ?? '';

@@ -27,6 +27,21 @@ export const documentOrigin = 'https://briefing-pack.invalid';
 export interface Resource {
   contentType: string;
   body: string | Uint8Array;
+  /**
+   * The same bytes at this path for every document of the build (the fonts, styles and images of the
+   * print stage): the browser may keep it from one document to the next, and so loads and decodes
+   * each font once per page instead of once per document. Anything else (a document, its page CSS)
+   * is sent as not to be stored.
+   */
+  shared?: boolean;
+}
+
+/** The response headers of a resource: its type, and whether the browser may keep it. */
+export function resourceHeaders(resource: Resource): Record<string, string> {
+  return {
+    'content-type': resource.contentType,
+    'cache-control': resource.shared ? 'public, max-age=31536000, immutable' : 'no-store',
+  };
 }
 
 /** Looks up a file by its path relative to the origin (`styles/print.css`). */
@@ -415,6 +430,8 @@ export async function loadDocument(session: BrowserSession, job: PrintJob): Prom
 }
 
 async function answer(request: HTTPRequest, pooled: PooledPage): Promise<void> {
+  // A shared file the page took from its memory cache: answered for an earlier document, not asked again.
+  if ((request as unknown as InterceptedRequest)._fromMemoryCache === true) return;
   if (request.isInterceptResolutionHandled()) return;
   const url = request.url();
   let job = pooled.job;
@@ -464,38 +481,40 @@ function encodedBody(resource: Resource): { base64: string; length: number } {
   return encoded;
 }
 
-/** What CDP's `Fetch.fulfillRequest` needs of a puppeteer request: its session and its id. */
+/** What CDP's `Fetch.fulfillRequest` needs of a puppeteer request (its session and its id), and whether it can be answered. */
 interface InterceptedRequest {
   client?: { send(method: 'Fetch.fulfillRequest', params: object): Promise<unknown> };
   _interceptionId?: string;
+  /** Set by puppeteer on a request the page answered from its memory cache (not interceptable). */
+  _fromMemoryCache?: boolean;
 }
 
 /**
  * Answers a request with a resource, in one CDP message. puppeteer's `request.respond` encodes every
  * body to base64 anew, in JavaScript, a byte at a time: for the fonts of two hundred documents, seconds
  * of this thread's time. Here each body is encoded once, natively. Where puppeteer does not expose the
- * request's session and interception id (another version), `respond` does the same.
+ * request's session and interception id, `respond` does the same: with another version of puppeteer,
+ * or for a shared resource the page took from its memory cache (nothing to answer: `respond` then
+ * does nothing).
  */
 async function fulfil(request: HTTPRequest, resource: Resource): Promise<void> {
   const { client, _interceptionId: requestId } = request as unknown as InterceptedRequest;
   if (!client || typeof client.send !== 'function' || typeof requestId !== 'string') {
     await request.respond({
       status: 200,
-      contentType: resource.contentType,
+      headers: resourceHeaders(resource),
       body: typeof resource.body === 'string' ? resource.body : Buffer.from(resource.body),
     });
     return;
   }
   const { base64, length } = encodedBody(resource);
+  const headers = Object.entries(resourceHeaders(resource)).map(([name, value]) => ({ name, value }));
   await client
     .send('Fetch.fulfillRequest', {
       requestId,
       responseCode: 200,
       responsePhrase: 'OK',
-      responseHeaders: [
-        { name: 'content-type', value: resource.contentType },
-        { name: 'content-length', value: String(length) },
-      ],
+      responseHeaders: [...headers, { name: 'content-length', value: String(length) }],
       body: base64,
     })
     // As puppeteer does: a request cancelled, or a page closed, before the answer arrived.
