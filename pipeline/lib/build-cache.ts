@@ -33,6 +33,7 @@ import path from 'node:path';
 import { VFile } from 'vfile';
 import { facesForText, fontFaces } from './fonts.ts';
 import type { ArtifactInfo, BuildFiles } from './model.ts';
+import { mapWithConcurrency } from './pool.ts';
 import { projectPath } from './project.ts';
 
 /** Bumped whenever what an entry holds, or how keys are made, changes. */
@@ -452,10 +453,13 @@ export async function lookUpDocuments(
   const context: CacheContext = { tool: cache.tool, browser: cache.browser, epochSeconds };
   const fonts = fontsDigest(files);
   const lookup: CacheLookup = { keys: new Map(), reused: [], fresh: [] };
-  for (const document of printable(files)) {
-    const key = documentKey(context, files, document, fonts);
-    lookup.keys.set(pdfPath(document), key);
-    const hit = await cache.store.get(key);
+  const documents = printable(files);
+  const keys = documents.map((document) => documentKey(context, files, document, fonts));
+  // The entries are read a few at a time: each is two files to read and a digest to check.
+  const hits = await mapWithConcurrency(keys, 16, (key) => cache.store.get(key));
+  for (const [index, document] of documents.entries()) {
+    lookup.keys.set(pdfPath(document), keys[index] as string);
+    const hit = hits[index];
     if (!hit) {
       lookup.fresh.push(document);
       continue;
