@@ -22,7 +22,7 @@ import { SourceErrors, StageError } from './lib/errors.ts';
 import { facesForText, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
 import { error, warning } from './lib/messages.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
-import { loadPdf, namedDestinationPages } from './lib/pdf-read.ts';
+import { loadPdf, namedDestinationPages, readPdf } from './lib/pdf-read.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 
 /** Options of {@link printPdfs}. */
@@ -158,9 +158,11 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
       if (info?.briefingId && output.data.artifact) output.data.artifact.briefingId = info.briefingId;
       if (result.details && output.data.artifact) output.data.artifact.details = result.details;
       options.log(`Printed ${output.path} in ${Math.round(performance.now() - started)} ms`);
+      // Read before it is handed on, so that the post-processing edits this parse.
+      const pages = info?.target === 'briefing' ? (await readPdf(result.bytes)).getPageCount() : undefined;
       options.onPrinted?.(output);
-      if (info?.target === 'briefing' && info.briefingId)
-        briefingPages.printed(info.briefingId, (await loadPdf(result.bytes)).getPageCount());
+      if (info?.target === 'briefing' && info.briefingId && pages !== undefined)
+        briefingPages.printed(info.briefingId, pages);
       done++;
       tell(document, true);
       return output;
@@ -276,7 +278,7 @@ async function fillContents(loaded: LoadedPage, pages: Record<string, number> | 
 
 /** Whether the page numbers written in the contents are the pages the PDF puts the briefings on. */
 async function contentsHold(loaded: LoadedPage, bytes: Uint8Array): Promise<boolean> {
-  const pages = namedDestinationPages(await loadPdf(bytes));
+  const pages = namedDestinationPages(await readPdf(bytes));
   const written = await loaded.page.evaluate(() =>
     [...document.querySelectorAll<HTMLAnchorElement>('a.contents-link')].map((link) => [
       decodeURIComponent(link.hash.slice(1)),
@@ -311,7 +313,7 @@ async function printWithPageNumbers(
   );
   let previous = '';
   for (let pass = 1; pass <= maxContentsPasses; pass++) {
-    const pages = Object.fromEntries(namedDestinationPages(await loadPdf(bytes)));
+    const pages = Object.fromEntries(namedDestinationPages(await readPdf(bytes)));
     const key = JSON.stringify(pages);
     if (key === previous) {
       log(`contents numbered in ${pass} passes`);
@@ -387,7 +389,7 @@ async function printFitted(
   for (; level < briefFitLevels; level++) {
     if (measure.level !== level) measure = await measureBrief(loaded, level);
     const bytes = await loaded.print();
-    if ((await loadPdf(bytes)).getPageCount() === 1) {
+    if ((await readPdf(bytes)).getPageCount() === 1) {
       return {
         bytes,
         details: {

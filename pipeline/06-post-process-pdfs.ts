@@ -12,7 +12,7 @@ import { isBundledPdfFont } from './lib/fonts.ts';
 import type { BriefingMeta, BuildFiles, Pack, TextBlock } from './lib/model.ts';
 import { normaliseStructureIds, type PdfMetadata, setContentId, setXmpMetadata } from './lib/pdf-identity.ts';
 import { headingOutline, type OutlineEntry, rewriteOutline } from './lib/pdf-outline.ts';
-import { fontNames, loadPdf } from './lib/pdf-read.ts';
+import { fontNames, takePdf } from './lib/pdf-read.ts';
 import { containsText, extractContentText } from './lib/pdf-text.ts';
 import { pdfBytesProblem } from './lib/pdf-verify.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
@@ -138,7 +138,8 @@ export function postProcessor(
     const artifact = output.data.artifact;
     if (!artifact?.kind?.endsWith('pdf') || !(output.value instanceof Uint8Array)) return;
     try {
-      const document = await loadPdf(output.value);
+      // Parsed once: the print stage may have read it already (its page count, its anchors).
+      const document = await takePdf(output.value);
       const briefing = artifact.briefingId ? briefings.get(artifact.briefingId) : undefined;
       const metadata: PdfMetadata = {
         ...metadataFor(artifact.kind, pack, briefing, allTags),

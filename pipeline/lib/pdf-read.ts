@@ -9,6 +9,29 @@ export function loadPdf(bytes: Uint8Array): Promise<PDFDocument> {
   return PDFDocument.load(bytes, { updateMetadata: false, throwOnInvalidObject: true });
 }
 
+/** Each PDF the print stage parsed to read, by its bytes, until {@link takePdf} hands it on. */
+const parsedPdfs = new WeakMap<Uint8Array, Promise<PDFDocument>>();
+
+/**
+ * Loads a printed PDF to read (its pages, where its anchors landed), and keeps it: the
+ * post-processing then edits it without parsing the same bytes again. The reader must not change it.
+ */
+export function readPdf(bytes: Uint8Array): Promise<PDFDocument> {
+  let document = parsedPdfs.get(bytes);
+  if (!document) {
+    document = loadPdf(bytes);
+    parsedPdfs.set(bytes, document);
+  }
+  return document;
+}
+
+/** The document {@link readPdf} parsed from these bytes, now the caller's to edit; else a new parse. */
+export function takePdf(bytes: Uint8Array): Promise<PDFDocument> {
+  const document = parsedPdfs.get(bytes);
+  parsedPdfs.delete(bytes);
+  return document ?? loadPdf(bytes);
+}
+
 /** The 1-based page of each named destination (Chromium names one per linked element id). */
 export function namedDestinationPages(document: PDFDocument): Map<string, number> {
   const pageNumbers = new Map<string, number>();
