@@ -253,9 +253,11 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
           },
         ),
       );
-      await activePool.close();
-      // What is left of the post-processing once the last PDF is printed.
+      // The browser closes while what is left of the post-processing finishes.
+      const closing = activePool.close();
+      closing.catch(() => undefined);
       await stage('post-process', () => Promise.all(postProcessing));
+      await closing;
       printed = fresh.outputs;
     }
     result.cache = { upToDate: false, printed: printed.length, reused: lookup.reused.length };
