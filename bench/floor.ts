@@ -10,10 +10,10 @@
  * convert, templates), and the documents to print are served from memory with the fonts, styles and
  * images of the print stage (`sharedResources` of `pipeline/05-print-pdfs.ts`), by a minimal request
  * handler, with the build's response headers (the browser keeps the fonts, styles and images from one
- * document to the next, as in the build). What the print stage changes in a document before its last print is put into the HTML
- * here, from the output of a build of the same source (`--built`): the page numbers of the pack's
- * contents (read back from the named destinations of the built `pack.pdf`) and the fit step of each
- * one-page brief (`fit.level` in `manifest.json`). Without `--built`, the documents are printed as
+ * document to the next, as in the build). What the print stage changes in a document before its last
+ * print is put into the HTML here, from the output of a build of the same source (`--built`): the page
+ * numbers of the pack's contents (read back from the named destinations of the built `pack.pdf`) and
+ * the fit step of each one-page brief (`fit.level` in `manifest.json`). Without `--built`, the documents are printed as
  * the templates make them (placeholder page numbers, briefs at `fit-0`), which prints the same pages
  * as long as the briefs fit at their first step. With `--built`, each PDF's page count is checked
  * against the manifest afterwards (untimed), and the page each briefing starts on in the pack against

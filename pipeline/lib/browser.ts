@@ -481,7 +481,7 @@ function encodedBody(resource: Resource): { base64: string; length: number } {
   return encoded;
 }
 
-/** What CDP's `Fetch.fulfillRequest` needs of a puppeteer request (its session and its id), and whether it can be answered. */
+/** What `Fetch.fulfillRequest` needs of a puppeteer request (session, id), and whether it can be answered. */
 interface InterceptedRequest {
   client?: { send(method: 'Fetch.fulfillRequest', params: object): Promise<unknown> };
   _interceptionId?: string;
@@ -493,9 +493,7 @@ interface InterceptedRequest {
  * Answers a request with a resource, in one CDP message. puppeteer's `request.respond` encodes every
  * body to base64 anew, in JavaScript, a byte at a time: for the fonts of two hundred documents, seconds
  * of this thread's time. Here each body is encoded once, natively. Where puppeteer does not expose the
- * request's session and interception id, `respond` does the same: with another version of puppeteer,
- * or for a shared resource the page took from its memory cache (nothing to answer: `respond` then
- * does nothing).
+ * request's session and interception id (another version of puppeteer), `respond` does the same.
  */
 async function fulfil(request: HTTPRequest, resource: Resource): Promise<void> {
   const { client, _interceptionId: requestId } = request as unknown as InterceptedRequest;
