@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   // The linter formats Markdown too: leave the file as `npm run format` would, so `npm run lint` stays green.
   spawnSync(path.join(root, 'node_modules', '.bin', 'biome'), ['format', '--write', results], { cwd: root });
   process.stdout.write(
-    `\n${failures === 0 ? 'Every input' : `${failures} inputs did not`} finished within the limits.\n`,
+    `\n${failures === 0 ? 'Every input finished' : `${failures} inputs did not finish`} within the limits.\n`,
   );
   process.exitCode = failures === 0 ? 0 : 1;
 }
