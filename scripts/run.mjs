@@ -200,3 +200,11 @@ if (command === 'check') {
 }
 const cli = (await bundledCli()) || (await typeScriptCli());
 process.exitCode = await cli.main([command, ...args]);
+// The command's work is done and its report written. Something it started and failed to close (a
+// child process, a pipe, a timer) must not keep it running: said, so it gets fixed, then it exits.
+setTimeout(() => {
+  process.stderr.write(
+    `The ${command} had finished, but something it started was still open 10 s later; it exits now.\n`,
+  );
+  process.exit();
+}, 10_000).unref();

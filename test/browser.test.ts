@@ -3,7 +3,7 @@
  * to reach out, printed by the real browser. Nothing may reach the canary server on loopback, nothing
  * may be read from the disk, and every refused request must be reported.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -217,5 +217,43 @@ describe('the render guard', () => {
   it('starts Chromium with background networking off and no host name resolving', () => {
     expect(quietBrowserArgs).toContain('--disable-background-networking');
     expect(quietBrowserArgs).toContain('--host-resolver-rules=MAP * ~NOTFOUND');
+  });
+});
+
+/** The processes of a process group that are still running (zombies are dead: left out). */
+async function runningInGroup(group: number): Promise<number[]> {
+  const running: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid pgrp …: the command may hold spaces and parentheses, so split after it.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === group && state !== 'Z') running.push(Number(name));
+  }
+  return running;
+}
+
+describe('closing the browser', () => {
+  it('leaves no Chromium process behind, not even a renderer that stopped answering', async () => {
+    const own = await openBrowser({ log: () => undefined });
+    const group = own.browser.process()?.pid ?? 0;
+    expect(group).toBeGreaterThan(0);
+    const loaded = await loadDocument(own, {
+      documentPath: 'document.html',
+      resolve: (name) =>
+        name === 'document.html' ? { contentType: 'text/html', body: page('', '<p>one</p>') } : undefined,
+    });
+    await loaded.close();
+    // A renderer stopped (as a hung one is): Chromium's main process exits without it. Left running,
+    // it would hold Chromium's stderr open, and with it the build's process, for ever.
+    for (const pid of await runningInGroup(group)) {
+      const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (command.includes('--type=renderer')) process.kill(pid, 'SIGSTOP');
+    }
+    await own.close();
+    const deadline = Date.now() + 5_000;
+    while ((await runningInGroup(group)).length > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await runningInGroup(group)).toEqual([]);
   });
 });

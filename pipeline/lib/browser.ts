@@ -210,15 +210,14 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
     idlePages: [],
     close: async () => {
       // A browser that does not close within seconds is killed, so no process outlives the build.
-      const closed = await Promise.race([
-        browser.close().then(
-          () => true,
-          () => false,
-        ),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000).unref()),
+      await Promise.race([
+        browser.close().catch(() => undefined),
+        new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref()),
       ]);
-      if (closed) await removeProfile();
-      else await kill();
+      // Closed or not, what is left of its process group goes too: Chromium's main process exits
+      // without a renderer that stopped answering, and a renderer left behind keeps Chromium's stderr
+      // open, and with it this process, for ever.
+      await kill();
     },
     kill,
   };
