@@ -18,6 +18,7 @@ import remarkRehype from 'remark-rehype';
 import { unified } from 'unified';
 import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
+import { type ConversionCache, reportStoredWarnings } from './lib/conversion-cache.ts';
 import { type ParseResult, parseMarkdown } from './lib/markdown/parse-markdown.ts';
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
@@ -85,6 +86,8 @@ export interface ConvertOptions {
   mode?: 'build' | 'check';
   /** The build's fetcher of remote images; without it (the default) a remote image is an error. */
   remoteImages?: RemoteImages | undefined;
+  /** Conversions of earlier builds (not with remote images: they can change behind an address). */
+  cache?: ConversionCache | undefined;
 }
 
 /** Converts every briefing body; attaches `content` to each briefing file. */
@@ -153,6 +156,13 @@ export async function convertBriefing(
 ): Promise<void> {
   const body = bodyFile(file, sourceDir, options.remoteImages);
   if (!body) return;
+  const cache = options.remoteImages ? undefined : options.cache;
+  const stored = await cache?.get(file);
+  if (stored) {
+    reportStoredWarnings(file, stored.warnings);
+    file.data.content = stored.content;
+    return;
+  }
   const mdast = await parseBody(file, body);
   if (!mdast) return;
   buildProcessor ??= loadBuildProcessor();
@@ -172,6 +182,7 @@ export async function convertBriefing(
     hasFootnotes: hasFootnotes(mdast),
   };
   file.data.content = content;
+  cache?.put(file, content, body.messages, body.data.imageReads ?? []);
 }
 
 function hasFootnotes(tree: MdastRoot): boolean {

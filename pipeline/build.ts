@@ -7,6 +7,7 @@ import type { VFile } from 'vfile';
 import type { Manifest } from './08-write-output.ts';
 import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
 import { lookUpDocuments, openCache, printable, storeDocuments } from './lib/build-cache.ts';
+import type { ConversionCache } from './lib/conversion-cache.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
 import { checkFontCoverage } from './lib/font-coverage.ts';
@@ -65,9 +66,16 @@ export interface BuildResult {
   outDir: string;
   /**
    * What the cache saved: `upToDate` when nothing changed since the last build of the output folder
-   * (nothing was read, printed or written), else how many PDFs were printed and how many reused.
+   * (nothing was read, printed or written), else how many PDFs were printed and how many reused, and
+   * how many briefings were converted and how many conversions reused.
    */
-  cache?: { upToDate: boolean; printed: number; reused: number };
+  cache?: {
+    upToDate: boolean;
+    printed: number;
+    reused: number;
+    converted: number;
+    conversionsReused: number;
+  };
   /** With `stopAfterTemplates`: the validated, converted files and the documents made from them. */
   files?: BuildFiles;
 }
@@ -124,6 +132,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let parallel: ParallelBodyChecks | undefined;
+  let conversions: ConversionCache | undefined;
   try {
     sourceDateEpoch();
     // A build whose inputs and output are as the last build left them stops here: no browser, no writes.
@@ -133,15 +142,22 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
         : undefined;
     if (cache?.upToDate !== undefined) {
       result.manifest = JSON.parse(cache.upToDate) as Manifest;
-      result.cache = { upToDate: true, printed: 0, reused: 0 };
+      result.cache = { upToDate: true, printed: 0, reused: 0, converted: 0, conversionsReused: 0 };
       return result;
     }
     // Loaded after that check: a build with nothing to do never pays for the parsers and validators.
-    const [{ readSource }, { validateSource }, { convertMarkdown }, { RemoteImages }] = await Promise.all([
+    const [
+      { readSource },
+      { validateSource },
+      { convertMarkdown },
+      { RemoteImages },
+      { ConversionCache: Conversions },
+    ] = await Promise.all([
       import('./01-read-source.ts'),
       import('./02-validate-source.ts'),
       import('./03-convert-markdown.ts'),
       import('./lib/remote-images.ts'),
+      import('./lib/conversion-cache.ts'),
     ]);
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     result.sources = [files.pack, ...files.briefings];
@@ -180,9 +196,16 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     // A Set: with no valid briefing, validation hands back every briefing read, these included.
     const toCheck = { ...files, briefings: [...new Set([...files.briefings, ...withHeaderErrors])] };
     const sharing = parallel;
+    // The briefings converted by an earlier build are taken from the cache (a build with remote
+    // images converts every one: an image can change behind its address).
+    conversions =
+      cache && writing && !remoteImages
+        ? new Conversions(cache.store.dir, cache.tool, files.sourceDir)
+        : undefined;
+    const cachedConversions = conversions;
     await stage('convert', async () => {
       if (sharing) await sharing.finish(new Set(toCheck.briefings));
-      else await convertMarkdown(toCheck, { mode: options.mode, remoteImages });
+      else await convertMarkdown(toCheck, { mode: options.mode, remoteImages, cache: cachedConversions });
     });
     checkFontCoverage(files);
     for (const file of result.sources) capMessages(file);
@@ -260,14 +283,23 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       await closing;
       printed = fresh.outputs;
     }
-    result.cache = { upToDate: false, printed: printed.length, reused: lookup.reused.length };
+    result.cache = {
+      upToDate: false,
+      printed: printed.length,
+      reused: lookup.reused.length,
+      converted: conversions?.converted ?? files.briefings.length,
+      conversionsReused: conversions?.reused ?? 0,
+    };
     files = { ...files, outputs: [...files.outputs, ...lookup.reused, ...printed] };
     files = await stage('epub', () => packageEpub(files, { epochSeconds: epoch }));
     result.manifest = await stage('write', () =>
       writeOutput(files, { outDir, epochSeconds: epoch, browserVersion, signal: options.signal, log }),
     );
     if (cache) {
-      await stage('cache-store', () => storeDocuments(cache, outDir, printed, lookup.keys, browserVersion));
+      await stage('cache-store', async () => {
+        await conversions?.flush();
+        await storeDocuments(cache, outDir, printed, lookup.keys, browserVersion);
+      });
     }
     return result;
   } catch (error) {
@@ -280,6 +312,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     options.signal?.removeEventListener('abort', onAbort);
     await parallel?.close();
     await pool?.close();
+    // A failed build still keeps the briefings it converted.
+    await conversions?.flush();
     await release?.();
   }
 }

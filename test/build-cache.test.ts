@@ -91,7 +91,13 @@ describe('the build cache', () => {
 
   it('a cold build prints every PDF: the pack, the brief, and each briefing and its brief', async () => {
     cold = await build();
-    expect(cold.cache).toEqual({ upToDate: false, printed: 6, reused: 0 });
+    expect(cold.cache).toEqual({
+      upToDate: false,
+      printed: 6,
+      reused: 0,
+      converted: 2,
+      conversionsReused: 0,
+    });
   });
 
   it('a rebuild with no change launches no browser and leaves the output as it was', async () => {
@@ -106,7 +112,13 @@ describe('the build cache', () => {
   it('an output changed by hand is rebuilt, not trusted', async () => {
     await writeFile(path.join(outDir, 'brief.pdf'), 'not a PDF');
     const repaired = await build();
-    expect(repaired.cache).toEqual({ upToDate: false, printed: 0, reused: 6 });
+    expect(repaired.cache).toEqual({
+      upToDate: false,
+      printed: 0,
+      reused: 6,
+      converted: 0,
+      conversionsReused: 2,
+    });
     expect(digests(repaired.manifest)).toEqual(digests(cold.manifest));
     expect(await readFile(path.join(outDir, 'brief.pdf'), 'latin1')).toMatch(/^%PDF-/);
   });
@@ -116,7 +128,13 @@ describe('the build cache', () => {
     const text = await readFile(file, 'utf8');
     await writeFile(file, `${text.trimEnd()}\n\nA sentence added by the cache test.\n`);
     const edited = await build();
-    expect(edited.cache).toEqual({ upToDate: false, printed: 2, reused: 4 });
+    expect(edited.cache).toEqual({
+      upToDate: false,
+      printed: 2,
+      reused: 4,
+      converted: 1,
+      conversionsReused: 1,
+    });
     const before = digests(cold.manifest);
     const after = digests(edited.manifest);
     expect(after[briefingPdf('briefing-002')]).not.toBe(before[briefingPdf('briefing-002')]);
@@ -130,7 +148,13 @@ describe('the build cache', () => {
       expect(after[unchanged], unchanged).toBe(before[unchanged]);
 
     const full = await build({ cache: false, out: path.join(tmp.dir, 'dist-full') });
-    expect(full.cache).toEqual({ upToDate: false, printed: 6, reused: 0 });
+    expect(full.cache).toEqual({
+      upToDate: false,
+      printed: 6,
+      reused: 0,
+      converted: 2,
+      conversionsReused: 0,
+    });
     expect(after).toEqual(digests(full.manifest));
   });
 
@@ -151,20 +175,38 @@ describe('the build cache', () => {
     expect(damaged).toBe(1);
     await rm(outDir, { recursive: true });
     const rebuilt = await build();
-    expect(rebuilt.cache).toEqual({ upToDate: false, printed: 1, reused: 5 });
+    expect(rebuilt.cache).toEqual({
+      upToDate: false,
+      printed: 1,
+      reused: 5,
+      converted: 0,
+      conversionsReused: 2,
+    });
     expect(await readFile(path.join(outDir, 'brief.pdf'))).toEqual(brief);
   });
 
   it('a changed option (SOURCE_DATE_EPOCH) reprints everything', async () => {
     const dated = await build({ env: { SOURCE_DATE_EPOCH: '1750000000' } });
-    expect(dated.cache).toEqual({ upToDate: false, printed: 6, reused: 0 });
+    expect(dated.cache).toEqual({
+      upToDate: false,
+      printed: 6,
+      reused: 0,
+      converted: 0,
+      conversionsReused: 2,
+    });
   });
 
   it('a changed template reprints everything', async () => {
     const css = path.join(project, 'templates', 'styles', 'print.css');
     await writeFile(css, `${await readFile(css, 'utf8')}\n.cache-test-rule { color: inherit; }\n`);
     const restyled = await build();
-    expect(restyled.cache).toEqual({ upToDate: false, printed: 6, reused: 0 });
+    expect(restyled.cache).toEqual({
+      upToDate: false,
+      printed: 6,
+      reused: 0,
+      converted: 2,
+      conversionsReused: 0,
+    });
   });
 
   it('a changed font file reprints everything that can use it', async () => {
@@ -174,6 +216,12 @@ describe('the build cache', () => {
       path.join(files, 'source-serif-4-latin-400-normal.woff2'),
     );
     const refonted = await build();
-    expect(refonted.cache).toEqual({ upToDate: false, printed: 6, reused: 0 });
+    expect(refonted.cache).toEqual({
+      upToDate: false,
+      printed: 6,
+      reused: 0,
+      converted: 0,
+      conversionsReused: 2,
+    });
   });
 });

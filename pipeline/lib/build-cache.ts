@@ -8,6 +8,8 @@
  *   (the pipeline's code, the templates, the locked dependencies). Images are named by their content
  *   in the HTML, so they are in the key too. Editing one briefing reprints that briefing's PDFs, the
  *   pack and the brief; the other briefings come from the cache.
+ * - **Per briefing, before printing.** Each briefing's conversion (`conversion-cache.ts`): a
+ *   one-edit rebuild converts that briefing only.
  * - **Whole build.** The digest of every input (each file of the source folder, the tool, the browser,
  *   the epoch) is recorded against the output folder's `manifest.json`. When neither changed and every
  *   file of the output still matches `SHA256SUMS`, the build stops there: no browser, nothing written.
@@ -35,6 +37,9 @@ import { facesForText, fontFaces } from './fonts.ts';
 import type { ArtifactInfo, BuildFiles } from './model.ts';
 import { mapWithConcurrency } from './pool.ts';
 import { projectPath } from './project.ts';
+
+/** The folder of the conversion cache's entries (`conversion-cache.ts`), pruned with the PDFs. */
+export const conversionFolder = 'convert';
 
 /** Bumped whenever what an entry holds, or how keys are made, changes. */
 const cacheFormat = 1;
@@ -287,7 +292,10 @@ export class BuildCache {
 
   /** Removes entries no build has used for a while, and leftovers of interrupted writes. */
   async prune(now = Date.now()): Promise<void> {
-    const folder = path.join(this.dir, 'pdf');
+    for (const kind of ['pdf', conversionFolder]) await this.pruneFolder(path.join(this.dir, kind), now);
+  }
+
+  private async pruneFolder(folder: string, now: number): Promise<void> {
     try {
       for (const shard of await readdir(folder)) {
         const shardPath = path.join(folder, shard);

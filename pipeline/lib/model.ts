@@ -74,6 +74,14 @@ export interface Asset {
   bytes: Uint8Array;
 }
 
+/** An image a briefing body read from the source folder: what it wrote, and what that gave. */
+export interface ImageRead {
+  /** The decoded relative path, as written in the Markdown. */
+  reference: string;
+  href: string;
+  mediaType: string;
+}
+
 /** A run of text of a briefing (a paragraph, heading or cell, split at footnote marks) and where it starts. */
 export interface TextBlock {
   text: string;
@@ -132,6 +140,8 @@ declare module 'vfile' {
     sourceDir: string;
     /** On a briefing body in conversion: the images it uses. */
     assets: Asset[];
+    /** On a briefing body in conversion: each image read from the source folder, in order. */
+    imageReads: ImageRead[];
     /** On a rendered document. */
     document: DocumentInfo;
     /** On a document to print: its page furniture (running heads, marking, paper size). */

@@ -12,7 +12,7 @@ import { visit } from 'unist-util-visit';
 import type { VFile } from 'vfile';
 import { loadImage } from '../assets.ts';
 import { error } from '../messages.ts';
-import type { Asset } from '../model.ts';
+import type { Asset, ImageRead } from '../model.ts';
 import { classifyUrl } from '../urls.ts';
 
 function shown(value: string): string {
@@ -25,6 +25,7 @@ export function rehypeResources() {
     const sourceDir = file.data.sourceDir ?? '';
     const assets = new Map<string, Asset>();
     const images: Element[] = [];
+    const reads: ImageRead[] = [];
 
     visit(tree, 'element', (node: Element) => {
       if (node.tagName === 'img') images.push(node);
@@ -87,7 +88,10 @@ export function rehypeResources() {
       }
       assets.set(loaded.asset.href, loaded.asset);
       node.properties.src = loaded.asset.href;
+      if (url.kind === 'relative')
+        reads.push({ reference: url.path, href: loaded.asset.href, mediaType: loaded.asset.mediaType });
     }
     file.data.assets = [...assets.values()];
+    file.data.imageReads = reads;
   };
 }
