@@ -37,6 +37,14 @@ export interface PrintOptions {
   only?: ReadonlySet<VFile> | undefined;
   /** Pages of the briefing PDFs not printed by this call (from the build cache), by briefing id. */
   knownPages?: ReadonlyMap<string, number> | undefined;
+  /**
+   * How many pages the pack's cover and contents took when it was last printed, if known: the pack's
+   * contents are then numbered from it without counting them first. A wrong guess costs one more
+   * print of the pack, never a wrong number: the numbers are checked against the printed PDF.
+   */
+  frontPages?: number | undefined;
+  /** Told how many pages the printed pack's cover and contents take. */
+  onFrontPages?: ((pages: number) => void) | undefined;
   /** Called with each PDF as soon as it is printed (post-processing starts while the rest print). */
   onPrinted?: ((output: VFile) => void) | undefined;
   /** Told when a document starts and when it is printed, with how many of how many are done. */
@@ -92,7 +100,7 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
     // The briefings first, then the pack (its contents' page numbers follow from theirs), then the
     // briefs; the longest first within each, so no long job is left alone at the end.
     .sort((a, b) => printOrder(a) - printOrder(b) || String(b.value).length - String(a.value).length);
-  const briefingPages = new BriefingPages(files, jobs, options.knownPages);
+  const briefingPages = new BriefingPages(files, jobs, options.knownPages, options.frontPages);
   const baseBudget = options.timeoutMs ?? defaultDocumentBudgetMs;
   // A brief is laid out in print media, in a viewport of its page's text block, to be measured.
   const block = briefTextBlockPx(files.pack.data.pack?.paper ?? 'A4');
@@ -139,8 +147,9 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
             return info?.target === 'pack'
               ? await printWithPageNumbers(
                   loaded,
-                  () => briefingPages.predict(loaded),
+                  (knownFront) => briefingPages.predict(loaded, knownFront),
                   (line) => options.log(`${document.path}: ${line}`),
+                  options.onFrontPages,
                 )
               : info?.target === 'brief' || info?.target === 'briefing-brief'
                 ? await printFitted(loaded, files, document)
@@ -213,6 +222,7 @@ class BriefingPages {
     private readonly files: BuildFiles,
     jobs: readonly VFile[],
     known: ReadonlyMap<string, number> | undefined,
+    private readonly frontHint: number | undefined,
   ) {
     for (const [id, pages] of known ?? []) this.pages.set(id, Promise.resolve(pages));
     for (const job of jobs) {
@@ -235,31 +245,46 @@ class BriefingPages {
 
   /**
    * The page of each briefing in the pack, in pack order, or undefined when a briefing's pages are
-   * unknown. Prints the pack once with the briefings hidden to count the cover and contents pages.
+   * unknown. The cover and contents take the pages they took when the pack was last printed, if
+   * known; otherwise the pack is printed once with the briefings hidden to count them.
    */
-  async predict(loaded: LoadedPage): Promise<number[] | undefined> {
+  async predict(loaded: LoadedPage, knownFront?: number): Promise<Prediction | undefined> {
     const ids = this.files.pack.data.pack?.briefingIds ?? [];
     if (ids.some((id) => !this.pages.has(id))) return undefined;
+    const guessed = knownFront === undefined && this.frontHint !== undefined;
     // The cover and contents are counted first, while the last briefings may still be printing.
-    const hide = (hidden: boolean) =>
-      loaded.page.evaluate((hidden: boolean) => {
-        for (const element of document.querySelectorAll<HTMLElement>('.briefing, .colophon'))
-          element.style.display = hidden ? 'none' : '';
-      }, hidden);
-    await hide(true);
-    let front: number;
-    try {
-      front = (await loadPdf(await loaded.print())).getPageCount();
-    } finally {
-      await hide(false);
-    }
+    const front = knownFront ?? this.frontHint ?? (await countFrontPages(loaded));
     const counts = await Promise.all(ids.map((id) => this.pages.get(id) as Promise<number>));
     let next = front + 1;
-    return counts.map((count) => {
+    const pages = counts.map((count) => {
       const page = next;
       next += count;
       return page;
     });
+    return { pages, front, guessed };
+  }
+}
+
+/** The predicted page of each briefing in the pack, from the pages of the front it assumes. */
+interface Prediction {
+  pages: number[];
+  front: number;
+  /** Whether the front's pages are those of the last build's pack (not counted in this one). */
+  guessed: boolean;
+}
+
+/** The pages the pack's cover and contents take: the pack printed once with the briefings hidden. */
+async function countFrontPages(loaded: LoadedPage): Promise<number> {
+  const hide = (hidden: boolean) =>
+    loaded.page.evaluate((hidden: boolean) => {
+      for (const element of document.querySelectorAll<HTMLElement>('.briefing, .colophon'))
+        element.style.display = hidden ? 'none' : '';
+    }, hidden);
+  await hide(true);
+  try {
+    return (await loadPdf(await loaded.print())).getPageCount();
+  } finally {
+    await hide(false);
   }
 }
 
@@ -290,24 +315,41 @@ async function contentsHold(loaded: LoadedPage, bytes: Uint8Array): Promise<bool
 
 /**
  * Prints the pack with its contents' page numbers. When every briefing's own PDF is known, the numbers
- * are predicted from them and the pack printed once, then verified against the pages the PDF puts the
- * briefings on; otherwise (or if the prediction does not hold) each briefing's real page is read
- * from the printed PDF, written in, and the pack printed again until the numbers hold.
+ * are predicted from them (and from the pages the cover and contents took last time, when recorded)
+ * and the pack printed once, then verified against the pages the PDF puts the briefings on; if the
+ * cover and contents changed length, predicted again from the print and printed a second time.
+ * Otherwise (or if the prediction does not hold) each briefing's real page is read from the printed
+ * PDF, written in, and the pack printed again until the numbers hold.
  */
 async function printWithPageNumbers(
   loaded: LoadedPage,
-  predict: () => Promise<number[] | undefined>,
+  predict: (knownFront?: number) => Promise<Prediction | undefined>,
   log: (line: string) => void,
+  onFrontPages?: (pages: number) => void,
 ): Promise<{ bytes: Uint8Array; details: undefined }> {
-  const predicted = await predict();
-  if (predicted) await fillContents(loaded, predicted);
+  let prediction = await predict();
+  if (prediction) await fillContents(loaded, prediction.pages);
   let bytes = await loaded.print();
-  if (predicted && (await contentsHold(loaded, bytes))) {
-    log('contents numbered from the briefings’ own PDFs, printed once');
+  let holds = prediction !== undefined && (await contentsHold(loaded, bytes));
+  if (prediction?.guessed && !holds) {
+    // The cover and contents take more or fewer pages than last time: predict again from the pages
+    // this print gives them.
+    const front = (await contentsTargetPage(loaded, bytes)) - 1;
+    log(`the cover and contents take ${front} pages, not ${prediction.front} as last time`);
+    prediction = front > 0 ? await predict(front) : undefined;
+    if (prediction) {
+      await fillContents(loaded, prediction.pages);
+      bytes = await loaded.print();
+      holds = await contentsHold(loaded, bytes);
+    }
+  }
+  if (prediction && holds) {
+    log('contents numbered from the briefings’ own PDFs');
+    onFrontPages?.(prediction.front);
     return { bytes, details: undefined };
   }
   log(
-    predicted
+    prediction
       ? 'the predicted contents numbers did not hold; numbering from the pack itself'
       : 'numbering the contents from the pack itself',
   );
@@ -317,6 +359,8 @@ async function printWithPageNumbers(
     const key = JSON.stringify(pages);
     if (key === previous) {
       log(`contents numbered in ${pass} passes`);
+      const front = (await contentsTargetPage(loaded, bytes)) - 1;
+      if (front > 0) onFrontPages?.(front);
       return { bytes, details: undefined };
     }
     previous = key;
@@ -324,6 +368,18 @@ async function printWithPageNumbers(
     bytes = await loaded.print();
   }
   throw new Error(`the contents' page numbers did not settle after ${maxContentsPasses} passes`);
+}
+
+/**
+ * The page of the pack's PDF the first entry of its contents leads to (the first briefing's first
+ * page: the pages before it are the cover and contents), or 0 when there is none.
+ */
+async function contentsTargetPage(loaded: LoadedPage, bytes: Uint8Array): Promise<number> {
+  const target = await loaded.page.evaluate(() => {
+    const link = document.querySelector<HTMLAnchorElement>('a.contents-link');
+    return link ? decodeURIComponent(link.hash.slice(1)) : '';
+  });
+  return namedDestinationPages(await readPdf(bytes)).get(target) ?? 0;
 }
 
 /** What the layout of a brief measures at one step of the ladder. */

@@ -241,6 +241,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       : { keys: new Map<string, string>(), reused: [] as VFile[], fresh: printable(rendered) };
     let browserVersion = lookup.browserVersion ?? '';
     let printed: VFile[] = [];
+    // The pages of the pack's cover and contents, as last recorded, and as printed by this build.
+    let frontPages = await cache?.store.frontPages(outDir);
     if (lookup.fresh.length > 0) {
       const activePool = pool ?? (await newBrowserPool(options, log));
       pool = activePool;
@@ -267,6 +269,10 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
                   : [],
               ),
             ),
+            frontPages,
+            onFrontPages: (pages) => {
+              frontPages = pages;
+            },
             onPrinted: (output) => {
               const done = postProcess(output);
               // Awaited below; a failure here must not go unhandled while printing goes on.
@@ -298,7 +304,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     if (cache) {
       await stage('cache-store', async () => {
         await conversions?.flush();
-        await storeDocuments(cache, outDir, printed, lookup.keys, browserVersion);
+        await storeDocuments(cache, outDir, printed, lookup.keys, browserVersion, frontPages);
       });
     }
     return result;

@@ -158,6 +158,23 @@ describe('the build cache', () => {
     expect(after).toEqual(digests(full.manifest));
   });
 
+  it('a wrong record of the pack’s cover and contents pages costs a print, never a wrong number', async () => {
+    const records = path.join(cacheDir, 'outputs');
+    const [name] = await readdir(records);
+    const file = path.join(records, name ?? '');
+    const record = JSON.parse(await readFile(file, 'utf8')) as { frontPages?: number };
+    // Recorded by the last build that printed the pack: a cover page and a contents page.
+    expect(record.frontPages).toBe(2);
+    await writeFile(file, JSON.stringify({ ...record, frontPages: 5 }));
+    const briefing = path.join(sourceDir, 'briefings', 'briefing-001.md');
+    await writeFile(briefing, `${(await readFile(briefing, 'utf8')).trimEnd()}\n\nAnother added sentence.\n`);
+    const edited = await build();
+    expect(edited.cache?.printed).toBe(2);
+    const full = await build({ cache: false, out: path.join(tmp.dir, 'dist-front') });
+    expect(digests(edited.manifest)).toEqual(digests(full.manifest));
+    expect(JSON.parse(await readFile(file, 'utf8')).frontPages).toBe(2);
+  });
+
   it('a damaged cache entry is a miss', async () => {
     // The entry holding the brief as last written: its bytes are the brief's.
     const brief = await readFile(path.join(outDir, 'brief.pdf'));

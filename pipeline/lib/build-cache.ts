@@ -235,28 +235,40 @@ export class BuildCache {
     return path.join(this.dir, 'outputs', `${sha256(path.resolve(outDir)).slice(0, 32)}.json`);
   }
 
-  /** Records that `outDir` holds the build of these inputs, with this `manifest.json`. */
-  async recordOutput(outDir: string, inputs: string): Promise<void> {
+  /**
+   * Records that `outDir` holds the build of these inputs, with this `manifest.json`, and how many
+   * pages its pack's cover and contents take (a guess for the next build, which checks it).
+   */
+  async recordOutput(outDir: string, inputs: string, frontPages?: number): Promise<void> {
     try {
       const manifest = await readFile(path.join(outDir, 'manifest.json'));
       const file = this.recordPath(outDir);
       await mkdir(path.dirname(file), { recursive: true });
-      await writeAtomically(file, JSON.stringify({ inputs, manifest: sha256(manifest) }));
+      await writeAtomically(file, JSON.stringify({ inputs, manifest: sha256(manifest), frontPages }));
     } catch {
       // Without the record the next build does the work again; nothing is wrong.
     }
   }
 
   /** What the last build of `outDir` recorded: the digest of its inputs and of its `manifest.json`. */
-  private async record(outDir: string): Promise<{ inputs: string; manifest: string } | undefined> {
+  private async record(
+    outDir: string,
+  ): Promise<{ inputs: string; manifest: string; frontPages?: unknown } | undefined> {
     try {
       return JSON.parse(await readFile(this.recordPath(outDir), 'utf8')) as {
         inputs: string;
         manifest: string;
+        frontPages?: unknown;
       };
     } catch {
       return undefined;
     }
+  }
+
+  /** How many pages the cover and contents of the pack last built into `outDir` took, if recorded. */
+  async frontPages(outDir: string): Promise<number | undefined> {
+    const pages = (await this.record(outDir))?.frontPages;
+    return Number.isInteger(pages) && (pages as number) > 0 ? (pages as number) : undefined;
   }
 
   /** Whether the last build of `outDir` had these inputs (its output may have changed since). */
@@ -491,6 +503,7 @@ export async function storeDocuments(
   printed: readonly VFile[],
   keys: ReadonlyMap<string, string>,
   browserVersion: string,
+  frontPages?: number,
 ): Promise<void> {
   for (const output of printed) {
     const key = keys.get(output.path);
@@ -498,6 +511,6 @@ export async function storeDocuments(
     if (!key || !artifact || !(output.value instanceof Uint8Array)) continue;
     await cache.store.put(key, { bytes: output.value, artifact, browserVersion });
   }
-  if (cache.inputs) await cache.store.recordOutput(outDir, cache.inputs);
+  if (cache.inputs) await cache.store.recordOutput(outDir, cache.inputs, frontPages);
   await cache.store.prune();
 }
