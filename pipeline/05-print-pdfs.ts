@@ -19,7 +19,7 @@ import {
   withWatchdog,
 } from './lib/browser-pool.ts';
 import { SourceErrors, StageError } from './lib/errors.ts';
-import { facesForText, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
+import { facesForDocuments, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
 import { error, warning } from './lib/messages.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
 import { loadPdf, namedDestinationPages, readPdf } from './lib/pdf-read.ts';
@@ -57,12 +57,16 @@ const maxContentsPasses = 3;
 /** The build's own files, served to every page: styles, fonts and checked images. */
 export function sharedResources(files: BuildFiles): (path: string) => Resource | undefined {
   // Only the faces the build's text can use: hundreds of unused Hangul faces slow every layout down.
-  const text = files.documents
-    .map((document) => `${String(document.value)}${document.data.pageCss ?? ''}`)
-    .join('');
   // Each the same for every document: the browser keeps them from one document to the next.
   const fixed = new Map<string, Resource>([
-    ['fonts.css', { contentType: 'text/css', body: fontFaceCss(facesForText(text), 'fonts/'), shared: true }],
+    [
+      'fonts.css',
+      {
+        contentType: 'text/css',
+        body: fontFaceCss(facesForDocuments(files.documents), 'fonts/'),
+        shared: true,
+      },
+    ],
     ['styles/print.css', { contentType: 'text/css', body: templateAsset('styles/print.css'), shared: true }],
     ['styles/brief.css', { contentType: 'text/css', body: templateAsset('styles/brief.css'), shared: true }],
   ]);

@@ -33,7 +33,7 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { VFile } from 'vfile';
-import { facesForText, fontFaces } from './fonts.ts';
+import { facesForDocuments, fontFaces } from './fonts.ts';
 import type { ArtifactInfo, BuildFiles } from './model.ts';
 import { mapWithConcurrency } from './pool.ts';
 import { projectPath } from './project.ts';
@@ -110,11 +110,8 @@ export interface CacheContext {
 
 /** A digest of the font files the build's text can load (the same faces the print stage serves). */
 export function fontsDigest(files: BuildFiles): string {
-  const text = files.documents
-    .map((document) => `${String(document.value)}${document.data.pageCss ?? ''}`)
-    .join('');
   const hash = createHash('sha256');
-  for (const face of facesForText(text))
+  for (const face of facesForDocuments(files.documents))
     hash.update(`${face.fileName}\0`).update(readFileSync(face.filePath));
   return hash.digest('hex');
 }

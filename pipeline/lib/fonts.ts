@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { VFile } from 'vfile';
 
 /** One `@font-face` of a bundled family. */
 export interface FontFace {
@@ -133,14 +134,44 @@ export function fontFaceCss(faces: readonly FontFace[], urlPrefix: string): stri
 
 /** The faces whose ranges cover at least one character of `text` (for packaging only what is used). */
 export function facesForText(text: string, faces: readonly FontFace[] = fontFaces): FontFace[] {
-  const codePoints = new Set<number>();
-  for (const character of text) codePoints.add(character.codePointAt(0) ?? 0);
+  // One flag per code point: a set of the characters of megabytes of text costs far more.
+  const seen = new Uint8Array(0x110000);
+  for (let index = 0; index < text.length; index++) {
+    let code = text.charCodeAt(index);
+    if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
+      const low = text.charCodeAt(index + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        index++;
+      }
+    }
+    seen[code] = 1;
+  }
   return faces.filter((face) =>
     face.ranges.some(([start, end]) => {
-      for (const codePoint of codePoints) if (codePoint >= start && codePoint <= end) return true;
+      for (let code = Math.max(0, start); code <= Math.min(end, 0x10ffff); code++)
+        if (seen[code]) return true;
       return false;
     }),
   );
+}
+
+const documentFaces = new WeakMap<readonly VFile[], FontFace[]>();
+
+/**
+ * The faces the text of a build's documents (and their page styles) can use, worked out once per set
+ * of documents: the cache's keys and the print stage's fonts both need them.
+ */
+export function facesForDocuments(documents: readonly VFile[]): FontFace[] {
+  let faces = documentFaces.get(documents);
+  if (!faces) {
+    const text = documents
+      .map((document) => `${String(document.value)}${document.data.pageCss ?? ''}`)
+      .join('');
+    faces = facesForText(text);
+    documentFaces.set(documents, faces);
+  }
+  return faces;
 }
 
 /** Whether a font name found in a PDF (`AAAAAA+SourceSerif4-Regular`) is one of the bundled fonts. */
