@@ -3,7 +3,7 @@ import path from 'node:path';
 import { VFile } from 'vfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkBriefing, convertBriefing } from '../pipeline/03-convert-markdown.ts';
-import { squash, temporaryFolder } from './helpers.ts';
+import { briefingMeta, squash, temporaryFolder } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
 beforeEach(async () => {
@@ -24,17 +24,7 @@ const png = Buffer.from(
 async function convert(body: string, headerLines = 4, mode: 'build' | 'check' = 'build'): Promise<VFile> {
   const header = `---\n${'x: y\n'.repeat(headerLines - 2)}---\n`;
   const file = new VFile({ path: path.join(folder.dir, 'briefings', 'sample.md'), value: header + body });
-  file.data.briefing = {
-    id: 'sample',
-    title: 'T',
-    date: '2025-07-13',
-    summary: 'S',
-    keyPoints: [],
-    tags: [],
-    regions: [],
-    authors: [],
-    sources: [],
-  };
+  file.data.briefing = briefingMeta('sample');
   file.data.bodyStart = { line: headerLines + 1, offset: header.length };
   await (mode === 'build' ? convertBriefing : checkBriefing)(file, folder.dir);
   return file;

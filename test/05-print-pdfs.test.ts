@@ -4,6 +4,7 @@ import { printPdfs } from '../pipeline/05-print-pdfs.ts';
 import { type BrowserSession, loadDocument, openBrowser } from '../pipeline/lib/browser.ts';
 import { BrowserPool } from '../pipeline/lib/browser-pool.ts';
 import { loadPdf, namedDestinationPages } from '../pipeline/lib/pdf-read.ts';
+import { briefingMeta } from './helpers.ts';
 
 let session: BrowserSession;
 beforeAll(async () => {
@@ -85,17 +86,7 @@ describe('printing a document', () => {
   it('reports a refused request as a warning on the briefing whose document asked', async () => {
     const pack = new VFile({ path: '/source/pack.yaml', value: '' });
     const briefing = new VFile({ path: '/source/briefings/one.md', value: '' });
-    briefing.data.briefing = {
-      id: 'one',
-      title: 'One',
-      date: '2025-07-13',
-      summary: 'S',
-      keyPoints: [],
-      tags: [],
-      regions: [],
-      authors: [],
-      sources: [],
-    };
+    briefing.data.briefing = briefingMeta('one', 'One');
     const document = new VFile({
       path: 'briefings/one.html',
       value: page(

@@ -10,7 +10,7 @@ import { VFile } from 'vfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { convertBriefing } from '../pipeline/03-convert-markdown.ts';
 import { ConversionCache } from '../pipeline/lib/conversion-cache.ts';
-import { temporaryFolder } from './helpers.ts';
+import { briefingMeta, temporaryFolder } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
 let source: string;
@@ -44,17 +44,7 @@ const body =
 function briefing(text = body): VFile {
   const header = '---\ntitle: T\n---\n';
   const file = new VFile({ path: path.join(source, 'briefings', 'sample.md'), value: header + text });
-  file.data.briefing = {
-    id: 'sample',
-    title: 'T',
-    date: '2025-07-13',
-    summary: 'S',
-    keyPoints: [],
-    tags: [],
-    regions: [],
-    authors: [],
-    sources: [],
-  };
+  file.data.briefing = briefingMeta('sample');
   file.data.bodyStart = { line: 4, offset: header.length };
   return file;
 }

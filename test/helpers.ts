@@ -11,9 +11,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { VFile } from 'vfile';
+import type { BriefingMeta } from '../pipeline/lib/model.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
 
 const execFileAsync = promisify(execFile);
+
+/** A briefing's header as the validate stage leaves it: an id and a title, the rest empty. */
+export function briefingMeta(id: string, title = 'T'): BriefingMeta {
+  return {
+    id,
+    title,
+    date: '2025-07-13',
+    summary: 'S',
+    keyPoints: [],
+    tags: [],
+    regions: [],
+    authors: [],
+    sources: [],
+  };
+}
 
 /** A briefing to write into a test source folder. */
 export interface TestBriefing {

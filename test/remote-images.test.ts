@@ -4,6 +4,7 @@ import { VFile } from 'vfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertBriefing } from '../pipeline/03-convert-markdown.ts';
 import { addressProblem, RemoteImages } from '../pipeline/lib/remote-images.ts';
+import { briefingMeta } from './helpers.ts';
 
 const png = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
@@ -167,17 +168,7 @@ describe('RemoteImages', () => {
         path: '/source/briefings/one.md',
         value: `${header}![A map](http://127.0.0.1:${port}/map.png)\n`,
       });
-      file.data.briefing = {
-        id: 'one',
-        title: 'T',
-        date: '2025-07-13',
-        summary: 'S',
-        keyPoints: [],
-        tags: [],
-        regions: [],
-        authors: [],
-        sources: [],
-      };
+      file.data.briefing = briefingMeta('one');
       file.data.bodyStart = { line: 4, offset: header.length };
       await convertBriefing(file, '/source', { remoteImages: images() });
       const asset = file.data.content?.assets[0];
