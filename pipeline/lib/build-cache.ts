@@ -172,7 +172,7 @@ interface EntryMeta {
 }
 
 /** Writes a file so that readers see either the old bytes or the new, never half. */
-async function writeAtomically(file: string, bytes: Uint8Array | string): Promise<void> {
+export async function writeAtomically(file: string, bytes: Uint8Array | string): Promise<void> {
   const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(temporary, bytes);
   await rename(temporary, file);

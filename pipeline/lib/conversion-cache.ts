@@ -13,12 +13,12 @@
  * digest when read (a damaged entry is a miss), and the folder is safe to delete.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { VFile } from 'vfile';
 import type { VFileMessage } from 'vfile-message';
 import { loadImage } from './assets.ts';
-import { conversionFolder } from './build-cache.ts';
+import { conversionFolder, writeAtomically } from './build-cache.ts';
 import { warning } from './messages.ts';
 import type { Asset, Content, ImageRead } from './model.ts';
 
@@ -131,9 +131,7 @@ export class ConversionCache {
     const write = async () => {
       try {
         await mkdir(path.dirname(entryPath), { recursive: true });
-        const temporary = `${entryPath}.${process.pid}.${Date.now()}.tmp`;
-        await writeFile(temporary, `${sha256(payload)}\n${payload}`);
-        await rename(temporary, entryPath);
+        await writeAtomically(entryPath, `${sha256(payload)}\n${payload}`);
       } catch {
         // A cache that cannot be written only makes the next build slower.
       }
