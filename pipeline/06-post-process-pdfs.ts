@@ -10,10 +10,11 @@ import type { VFile } from 'vfile';
 import { StageError } from './lib/errors.ts';
 import { isBundledPdfFont } from './lib/fonts.ts';
 import type { BriefingMeta, BuildFiles, Pack, TextBlock } from './lib/model.ts';
+import { readContentText } from './lib/pdf-content-text.ts';
 import { normaliseStructureIds, type PdfMetadata, setContentId, setXmpMetadata } from './lib/pdf-identity.ts';
 import { headingOutline, type OutlineEntry, rewriteOutline } from './lib/pdf-outline.ts';
 import { fontNames, takePdf } from './lib/pdf-read.ts';
-import { containsText, extractContentText } from './lib/pdf-text.ts';
+import { containsText, extractContentText, foldForComparison } from './lib/pdf-text.ts';
 import { pdfBytesProblem } from './lib/pdf-verify.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 import { generator } from './lib/project.ts';
@@ -137,9 +138,12 @@ export function postProcessor(
   return async (output) => {
     const artifact = output.data.artifact;
     if (!artifact?.kind?.endsWith('pdf') || !(output.value instanceof Uint8Array)) return;
+    let printedText: string | undefined;
     try {
       // Parsed once: the print stage may have read it already (its page count, its anchors).
       const document = await takePdf(output.value);
+      // The text as printed, read before anything is changed (nothing below touches the pages).
+      printedText = readContentText(document);
       const briefing = artifact.briefingId ? briefings.get(artifact.briefingId) : undefined;
       const metadata: PdfMetadata = {
         ...metadataFor(artifact.kind, pack, briefing, allTags),
@@ -189,7 +193,7 @@ export function postProcessor(
         ? pdfBytesProblem(output.value, { kind: artifact.kind, pages: artifact.pages }, options.verify.log)
         : undefined;
     verifying?.catch(() => undefined);
-    const contentLoss = await checkNoContentLost(files, pack, output).then(
+    const contentLoss = await checkNoContentLost(files, pack, output, printedText).then(
       () => undefined,
       (cause: unknown) => cause,
     );
@@ -225,10 +229,16 @@ function expectedText(file: VFile, part: 'all' | 'brief'): Expected[] {
 }
 
 /**
- * The content-loss check: extracts the text of a PDF and fails, naming the briefing and the
- * paragraph, if any run of the source's text is missing from it.
+ * The content-loss check: extracts the text of a PDF (`printedText`, read from its content streams,
+ * or else with pdf.js) and fails, naming the briefing and the paragraph, if any run of the source's
+ * text is missing from it.
  */
-async function checkNoContentLost(files: BuildFiles, pack: Pack, output: VFile): Promise<void> {
+async function checkNoContentLost(
+  files: BuildFiles,
+  pack: Pack,
+  output: VFile,
+  printedText: string | undefined,
+): Promise<void> {
   const byId = new Map(
     files.briefings.flatMap((file) => (file.data.briefing ? [[file.data.briefing.id, file]] : [])),
   );
@@ -246,7 +256,11 @@ async function checkNoContentLost(files: BuildFiles, pack: Pack, output: VFile):
     const file = byId.get(id);
     return file ? expectedText(file, part) : [];
   });
-  const text = await extractContentText(output.value as Uint8Array);
+  // pdf.js reads what the content streams' own reader does not cover.
+  const text =
+    printedText === undefined
+      ? await extractContentText(output.value as Uint8Array)
+      : foldForComparison(printedText);
   const missing = expected.filter((entry) => !containsText(text, entry.block.text));
   if (missing.length === 0) return;
   const lines = missing.slice(0, 10).map(({ briefingId, file, block }) => {

@@ -2,10 +2,10 @@ import { PDFDict, PDFHexString, PDFName, PDFString } from 'pdf-lib';
 import { VFile } from 'vfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postProcessPdfs } from '../pipeline/06-post-process-pdfs.ts';
-import { type BrowserSession, loadDocument, openBrowser } from '../pipeline/lib/browser.ts';
-import { fontFaceByFileName, fontFaceCss, fontFaces, readFontFile } from '../pipeline/lib/fonts.ts';
+import { type BrowserSession, openBrowser } from '../pipeline/lib/browser.ts';
 import type { BuildFiles } from '../pipeline/lib/model.ts';
 import { loadPdf } from '../pipeline/lib/pdf-read.ts';
+import { printHtml } from './helpers.ts';
 
 let session: BrowserSession;
 beforeAll(async () => {
@@ -16,22 +16,11 @@ afterAll(async () => {
 });
 
 /** Prints HTML with the real browser, as stage 5 would. */
-async function print(body: string): Promise<Uint8Array> {
-  const html = `<!DOCTYPE html><html lang="en"><head><title>t</title><link rel="stylesheet" href="fonts.css"><style>html { font-family: 'Source Serif 4' } h2 { text-transform: uppercase }</style></head><body>${body}</body></html>`;
-  const loaded = await loadDocument(session, {
-    documentPath: 'document.html',
-    resolve: (path) => {
-      if (path === 'document.html') return { contentType: 'text/html', body: html };
-      if (path === 'fonts.css') return { contentType: 'text/css', body: fontFaceCss(fontFaces, 'fonts/') };
-      const face = fontFaceByFileName(path.replace('fonts/', ''));
-      return face ? { contentType: 'font/woff2', body: readFontFile(face) } : undefined;
-    },
-  });
-  try {
-    return await loaded.print();
-  } finally {
-    await loaded.close();
-  }
+function print(body: string): Promise<Uint8Array> {
+  return printHtml(
+    session,
+    `<!DOCTYPE html><html lang="en"><head><title>t</title><link rel="stylesheet" href="fonts.css"><style>html { font-family: 'Source Serif 4' } h2 { text-transform: uppercase }</style></head><body>${body}</body></html>`,
+  );
 }
 
 const packBody = (paragraph: string) =>

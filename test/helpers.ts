@@ -11,10 +11,33 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { VFile } from 'vfile';
+import { type BrowserSession, loadDocument } from '../pipeline/lib/browser.ts';
+import { fontFaceByFileName, fontFaceCss, fontFaces, readFontFile } from '../pipeline/lib/fonts.ts';
 import type { BriefingMeta } from '../pipeline/lib/model.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
 
 const execFileAsync = promisify(execFile);
+
+/**
+ * Prints an HTML document with the real browser, as stage 5 would: `fonts.css` in it loads the
+ * bundled fonts (from `fonts/`).
+ */
+export async function printHtml(session: BrowserSession, html: string): Promise<Uint8Array> {
+  const loaded = await loadDocument(session, {
+    documentPath: 'document.html',
+    resolve: (file) => {
+      if (file === 'document.html') return { contentType: 'text/html', body: html };
+      if (file === 'fonts.css') return { contentType: 'text/css', body: fontFaceCss(fontFaces, 'fonts/') };
+      const face = fontFaceByFileName(file.replace('fonts/', ''));
+      return face ? { contentType: 'font/woff2', body: readFontFile(face) } : undefined;
+    },
+  });
+  try {
+    return await loaded.print();
+  } finally {
+    await loaded.close();
+  }
+}
 
 /** A briefing's header as the validate stage leaves it: an id and a title, the rest empty. */
 export function briefingMeta(id: string, title = 'T'): BriefingMeta {
