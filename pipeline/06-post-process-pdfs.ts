@@ -6,6 +6,7 @@
  * text of the source is missing from any PDF (the content-loss check).
  */
 import path from 'node:path';
+import type { PDFDocument } from 'pdf-lib';
 import type { VFile } from 'vfile';
 import { StageError } from './lib/errors.ts';
 import { isBundledPdfFont } from './lib/fonts.ts';
@@ -138,12 +139,10 @@ export function postProcessor(
   return async (output) => {
     const artifact = output.data.artifact;
     if (!artifact?.kind?.endsWith('pdf') || !(output.value instanceof Uint8Array)) return;
-    let printedText: string | undefined;
+    let document: PDFDocument;
     try {
       // Parsed once: the print stage may have read it already (its page count, its anchors).
-      const document = await takePdf(output.value);
-      // The text as printed, read before anything is changed (nothing below touches the pages).
-      printedText = readContentText(document);
+      document = await takePdf(output.value);
       const briefing = artifact.briefingId ? briefings.get(artifact.briefingId) : undefined;
       const metadata: PdfMetadata = {
         ...metadataFor(artifact.kind, pack, briefing, allTags),
@@ -187,12 +186,15 @@ export function postProcessor(
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });
     }
-    // qpdf checks the file in its own process while this thread reads the text back.
+    // qpdf checks the file in its own process while this thread reads its text.
     const verifying =
       options.verify && artifact.kind
         ? pdfBytesProblem(output.value, { kind: artifact.kind, pages: artifact.pages }, options.verify.log)
         : undefined;
     verifying?.catch(() => undefined);
+    // The text as printed: the edits above touch the metadata, bookmarks and structure ids, never a
+    // page's content or fonts, so the parsed document still shows what the saved file does.
+    const printedText = readContentText(document);
     const contentLoss = await checkNoContentLost(files, pack, output, printedText).then(
       () => undefined,
       (cause: unknown) => cause,

@@ -239,6 +239,9 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     const lookup = cache
       ? await stage('cache', () => lookUpDocuments(cache, rendered, epoch))
       : { keys: new Map<string, string>(), reused: [] as VFile[], fresh: printable(rendered) };
+    // The EPUB needs no PDF: it is packaged while the browser prints.
+    const epubPackaging = packageEpub({ ...rendered, outputs: [] }, { epochSeconds: epoch });
+    epubPackaging.catch(() => undefined);
     let browserVersion = lookup.browserVersion ?? '';
     let printed: VFile[] = [];
     // The pages of the pack's cover and contents, as last recorded, and as printed by this build.
@@ -296,8 +299,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       converted: conversions?.converted ?? files.briefings.length,
       conversionsReused: conversions?.reused ?? 0,
     };
-    files = { ...files, outputs: [...files.outputs, ...lookup.reused, ...printed] };
-    files = await stage('epub', () => packageEpub(files, { epochSeconds: epoch }));
+    const epub = await stage('epub', () => epubPackaging);
+    files = { ...files, outputs: [...files.outputs, ...lookup.reused, ...printed, ...epub.outputs] };
     result.manifest = await stage('write', () =>
       writeOutput(files, { outDir, epochSeconds: epoch, browserVersion, signal: options.signal, log }),
     );
