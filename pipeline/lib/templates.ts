@@ -70,10 +70,14 @@ function createEngine(outputEscape: 'escape' | ((value: unknown) => string)): Li
 const htmlEngine = createEngine('escape');
 const cssEngine = createEngine(cssString);
 
-/** Renders a template of `templates/` with data; `.css.liquid` templates escape for CSS. */
+/**
+ * Renders a template of `templates/` with data; `.css.liquid` templates escape for CSS. Rendered
+ * synchronously: no filter or tag waits for anything, and LiquidJS's asynchronous rendering spent
+ * about a quarter of the stage's time on promises (173 ms against 228 ms for 100 briefings).
+ */
 export async function renderTemplate(name: string, data: Record<string, unknown>): Promise<string> {
   const engine = name.endsWith('.css') ? cssEngine : htmlEngine;
-  return engine.renderFile(`${name}.liquid`, data);
+  return engine.renderFileSync(`${name}.liquid`, data);
 }
 
 /** Forgets the parsed templates, so the next render reads `templates/` again (`npm run dev`). */
