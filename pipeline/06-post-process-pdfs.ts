@@ -14,7 +14,7 @@ import type { BriefingMeta, BuildFiles, Pack, TextBlock } from './lib/model.ts';
 import { readContentText } from './lib/pdf-content-text.ts';
 import { normaliseStructureIds, type PdfMetadata, setContentId, setXmpMetadata } from './lib/pdf-identity.ts';
 import { headingOutline, type OutlineEntry, rewriteOutline } from './lib/pdf-outline.ts';
-import { fontNames, takePdf } from './lib/pdf-read.ts';
+import { fontNames, inOneGo, takePdf } from './lib/pdf-read.ts';
 import { containsText, extractContentText, foldForComparison } from './lib/pdf-text.ts';
 import { pdfBytesProblem } from './lib/pdf-verify.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
@@ -181,7 +181,11 @@ export function postProcessor(
       normaliseStructureIds(document);
       setContentId(document, metadata);
 
-      output.value = await document.save({ useObjectStreams: false, updateFieldAppearances: false });
+      output.value = await document.save({
+        useObjectStreams: false,
+        updateFieldAppearances: false,
+        objectsPerTick: inOneGo,
+      });
       artifact.pages = document.getPageCount();
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });

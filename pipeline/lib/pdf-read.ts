@@ -4,9 +4,17 @@
  */
 import { PDFArray, PDFDict, PDFDocument, PDFHexString, PDFName, PDFRef, PDFString } from 'pdf-lib';
 
+/**
+ * pdf-lib yields to the event loop (a `setTimeout`) every 100 objects it parses and every 50 it
+ * writes, to keep a browser tab responsive. Each yield waits a millisecond or more: on the pack of
+ * 100 briefings (9084 objects) loading took 213 ms instead of 88, saving 468 ms instead of 66. A
+ * build has no tab to keep responsive, so it parses and writes each PDF in one go.
+ */
+export const inOneGo = Number.POSITIVE_INFINITY;
+
 /** Loads a PDF for reading or editing in place. */
 export function loadPdf(bytes: Uint8Array): Promise<PDFDocument> {
-  return PDFDocument.load(bytes, { updateMetadata: false, throwOnInvalidObject: true });
+  return PDFDocument.load(bytes, { updateMetadata: false, throwOnInvalidObject: true, parseSpeed: inOneGo });
 }
 
 /** Each PDF the print stage parsed to read, by its bytes, until {@link takePdf} hands it on. */
