@@ -31,6 +31,8 @@ export interface PostProcessOptions {
    * needs only to match digests; it says once through `log` when qpdf is missing.
    */
   verify?: { log: (line: string) => void } | undefined;
+  /** Where to say that a PDF's text had to be read with pdf.js (`--verbose`): much slower. */
+  log?: ((line: string) => void) | undefined;
 }
 
 type Metadata = Pick<PdfMetadata, 'title' | 'author' | 'subject' | 'keywords'>;
@@ -199,6 +201,9 @@ export function postProcessor(
     // The text as printed: the edits above touch the metadata, bookmarks and structure ids, never a
     // page's content or fonts, so the parsed document still shows what the saved file does.
     const printedText = readContentText(document);
+    if (printedText === undefined) {
+      options.log?.(`${output.path}: text read with pdf.js; its content is not what Chromium writes`);
+    }
     const contentLoss = await checkNoContentLost(files, pack, output, printedText).then(
       () => undefined,
       (cause: unknown) => cause,

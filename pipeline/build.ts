@@ -253,7 +253,12 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       browserVersion = await stage('browser', () => activePool.version());
       const only = new Set(lookup.fresh);
       // Each PDF is post-processed as soon as it is printed, while the browser prints the next.
-      const postProcess = postProcessor(rendered, { epochSeconds: epoch, browserVersion, verify: { log } });
+      const postProcess = postProcessor(rendered, {
+        epochSeconds: epoch,
+        browserVersion,
+        verify: { log },
+        log,
+      });
       const postProcessing: Promise<void>[] = [];
       const fresh = await stage('print', () =>
         printPdfs(

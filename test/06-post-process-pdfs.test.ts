@@ -148,6 +148,30 @@ describe('postProcessPdfs', () => {
     ).rejects.toThrow(/briefings\/one\.pdf.*\n.*briefing `one` \(.*one\.md:9:1\): «Because it matters\.»/);
   });
 
+  it('reads with pdf.js, and says so, a PDF its own reader does not cover; missing text is still found', async () => {
+    const pack = await print(packBody('Because it matters.'));
+    // Without its fonts' ToUnicode maps, the content streams do not say what text they show.
+    const incomplete = await loadPdf(
+      await print('<h1>One</h1><p>The summary.</p><h2>Unpacked</h2><h3>Why?</h3><p>Something else.</p>'),
+    );
+    for (const [, object] of incomplete.context.enumerateIndirectObjects()) {
+      if (object instanceof PDFDict && object.get(PDFName.of('Type')) === PDFName.of('Font')) {
+        object.delete(PDFName.of('ToUnicode'));
+      }
+    }
+    const lines: string[] = [];
+    await expect(
+      postProcessPdfs(build(pack, await incomplete.save()), {
+        epochSeconds: 1752364800,
+        browserVersion: 'Chromium 1.0',
+        log: (line) => lines.push(line),
+      }),
+    ).rejects.toThrow(/content-loss check \(briefings\/one\.pdf\)[\s\S]*«Because it matters\.»/);
+    expect(lines).toEqual([
+      'briefings/one.pdf: text read with pdf.js; its content is not what Chromium writes',
+    ]);
+  });
+
   it('gives the same bytes for the same input, whatever the clock', async () => {
     const pdf = await print(packBody('Because it matters.'));
     const first = await postProcessPdfs(build(pdf, pdf), {
