@@ -1,5 +1,7 @@
 /**
- * The text a reader gets out of a PDF, extracted with pdf.js, for the content-loss check.
+ * The text a reader gets out of a PDF, extracted with pdf.js, for the content-loss check of the PDFs
+ * that `pdf-content-text.ts`, which reads Chromium's content streams directly, does not cover; and
+ * how that text is compared with the source's.
  *
  * Chromium's tagged PDFs wrap all content in marked-content sequences; page furniture (the running
  * heads and feet of the `@page` margin boxes) sits outside them and is left out, so a paragraph broken
