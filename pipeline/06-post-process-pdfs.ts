@@ -115,19 +115,19 @@ export async function postProcessPdfs(files: BuildFiles, options: PostProcessOpt
   const pdfs = files.outputs.filter(
     (output) => output.data.artifact?.kind?.endsWith('pdf') && output.value instanceof Uint8Array,
   );
-  await mapWithConcurrency(pdfs, 2, postProcess);
+  await mapWithConcurrency(pdfs, 2, (output) => postProcess(output));
   return files;
 }
 
 /**
  * The post-processing of one printed PDF, in place: metadata, bookmarks, ids, the font check and the
  * content-loss check. The build runs it on each PDF as soon as it is printed, while the browser prints
- * the next ones.
+ * the next ones. `onSaved` is told once the PDF's bytes and page count are final, before its checks end.
  */
 export function postProcessor(
   files: BuildFiles,
   options: PostProcessOptions,
-): (output: VFile) => Promise<void> {
+): (output: VFile, onSaved?: () => void) => Promise<void> {
   const pack = files.pack.data.pack;
   if (!pack) throw new Error('The pack reached post-processing without being validated');
   const briefings = new Map(
@@ -138,7 +138,7 @@ export function postProcessor(
   const allTags = [...new Set([...briefings.values()].flatMap((briefing) => briefing.tags))];
   const date = new Date(options.epochSeconds * 1000);
 
-  return async (output) => {
+  return async (output, onSaved) => {
     const artifact = output.data.artifact;
     if (!artifact?.kind?.endsWith('pdf') || !(output.value instanceof Uint8Array)) return;
     let document: PDFDocument;
@@ -189,6 +189,7 @@ export function postProcessor(
         objectsPerTick: inOneGo,
       });
       artifact.pages = document.getPageCount();
+      onSaved?.();
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });
     }

@@ -45,6 +45,11 @@ export interface WriteOutputOptions {
   /** Aborted on SIGINT/SIGTERM: the staging folder is removed and the output left as it was. */
   signal?: AbortSignal | undefined;
   log?: ((line: string) => void) | undefined;
+  /**
+   * The checks of PDFs whose bytes are final but whose verification was still running when the
+   * writing started: awaited once the files are written, before anything is verified or swapped in.
+   */
+  checks?: Promise<unknown> | undefined;
 }
 
 const kindOrder: ArtifactKind[] = [
@@ -152,6 +157,7 @@ export async function writeOutput(files: BuildFiles, options: WriteOutputOptions
       }
       sums.push(`${sha256(bytes)}  ${output.path}`);
     }
+    await options.checks;
     // PDFs verified once post-processed, or when first built for those from the cache.
     const verified = new Set(
       files.outputs

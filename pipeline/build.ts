@@ -133,6 +133,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let parallel: ParallelBodyChecks | undefined;
   let conversions: ConversionCache | undefined;
+  let pruning: Promise<void> | undefined;
   try {
     sourceDateEpoch();
     // A build whose inputs and output are as the last build left them stops here: no browser, no writes.
@@ -244,6 +245,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     epubPackaging.catch(() => undefined);
     let browserVersion = lookup.browserVersion ?? '';
     let printed: VFile[] = [];
+    let checks: Promise<unknown> | undefined;
+    let closing: Promise<void> | undefined;
     // The pages of the pack's cover and contents, as last recorded, and as printed by this build.
     let frontPages = await cache?.store.frontPages(outDir);
     if (lookup.fresh.length > 0) {
@@ -260,6 +263,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
         log,
       });
       const postProcessing: Promise<void>[] = [];
+      // Each settles once its PDF's bytes are final, before that PDF's last checks (qpdf) end.
+      const saving: Promise<void>[] = [];
       const fresh = await stage('print', () =>
         printPdfs(
           { ...rendered, outputs: [] },
@@ -282,21 +287,31 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
               frontPages = pages;
             },
             onPrinted: (output) => {
-              const done = postProcess(output);
-              // Awaited below; a failure here must not go unhandled while printing goes on.
-              done.catch(() => undefined);
-              postProcessing.push(done);
+              const saved = new Promise<void>((resolve, reject) => {
+                const done = postProcess(output, resolve);
+                done.then(resolve, reject);
+                // Awaited below; a failure here must not go unhandled while printing goes on.
+                done.catch(() => undefined);
+                postProcessing.push(done);
+              });
+              saved.catch(() => undefined);
+              saving.push(saved);
             },
           },
         ),
       );
       // The browser closes while what is left of the post-processing finishes.
-      const closing = activePool.close();
+      closing = activePool.close();
       closing.catch(() => undefined);
-      await stage('post-process', () => Promise.all(postProcessing));
-      await closing;
+      // Once every PDF is saved, the write stage starts: it writes the files while the last checks
+      // finish (qpdf on the pack, the longest), and verifies nothing and swaps nothing in before they do.
+      await stage('post-process', () => Promise.all(saving));
+      checks = Promise.all(postProcessing);
+      checks.catch(() => undefined);
       printed = fresh.outputs;
     }
+    // Entries unused for two weeks go while the checks run (every entry this build reads was touched).
+    pruning = cache?.store.prune();
     result.cache = {
       upToDate: false,
       printed: printed.length,
@@ -307,12 +322,21 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     const epub = await stage('epub', () => epubPackaging);
     files = { ...files, outputs: [...files.outputs, ...lookup.reused, ...printed, ...epub.outputs] };
     result.manifest = await stage('write', () =>
-      writeOutput(files, { outDir, epochSeconds: epoch, browserVersion, signal: options.signal, log }),
+      writeOutput(files, {
+        outDir,
+        epochSeconds: epoch,
+        browserVersion,
+        signal: options.signal,
+        log,
+        checks,
+      }),
     );
+    await closing;
     if (cache) {
       await stage('cache-store', async () => {
         await conversions?.flush();
         await storeDocuments(cache, outDir, printed, lookup.keys, browserVersion, frontPages);
+        await pruning;
       });
     }
     return result;
@@ -326,6 +350,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     options.signal?.removeEventListener('abort', onAbort);
     await parallel?.close();
     await pool?.close();
+    await pruning?.catch(() => undefined);
     // A failed build still keeps the briefings it converted.
     await conversions?.flush();
     await release?.();

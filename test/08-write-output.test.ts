@@ -128,6 +128,42 @@ describe('writeOutput', () => {
     expect(await readFile(path.join(outDir, 'pack.pdf'), 'utf8')).toBe('old');
     expect(await readdir(folder.dir)).toEqual(['dist']);
   });
+
+  it('writes while the last checks run, and swaps nothing in until they pass', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    await mkdir(outDir);
+    await writeFile(path.join(outDir, 'pack.pdf'), 'old');
+    const built = () =>
+      pdf(1, 'new').then((bytes) =>
+        build([
+          new VFile({ path: 'pack.pdf', value: bytes, data: { artifact: { kind: 'pack-pdf', pages: 1 } } }),
+        ]),
+      );
+    let pass: () => void = () => undefined;
+    const passing = new Promise<void>((resolve) => {
+      pass = resolve;
+    });
+    const writing = writeOutput(await built(), { ...options(outDir), checks: passing });
+    // The files are written into the staging folder beside the output, which stays as it was.
+    await expect
+      .poll(async () => (await readdir(folder.dir)).length, { timeout: 5_000, interval: 20 })
+      .toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await readFile(path.join(outDir, 'pack.pdf'), 'utf8')).toBe('old');
+    pass();
+    await writing;
+    expect((await readdir(outDir)).sort()).toEqual(['SHA256SUMS', 'manifest.json', 'pack.pdf']);
+
+    // A check that fails: the error is the check's, the output is left as it was, no staging remains.
+    const before = await readFile(path.join(outDir, 'pack.pdf'));
+    const failing = Promise.reject(new Error('pack.pdf fails qpdf --check'));
+    failing.catch(() => undefined);
+    await expect(writeOutput(await built(), { ...options(outDir), checks: failing })).rejects.toThrow(
+      'pack.pdf fails qpdf --check',
+    );
+    expect(await readFile(path.join(outDir, 'pack.pdf'))).toEqual(before);
+    expect(await readdir(folder.dir)).toEqual(['dist']);
+  });
 });
 
 describe('lockOutputFolder', () => {

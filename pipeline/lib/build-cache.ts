@@ -493,7 +493,10 @@ export async function lookUpDocuments(
   return lookup;
 }
 
-/** After a successful build: stores the PDFs it printed, records its inputs against the output, prunes. */
+/**
+ * After a successful build: stores the PDFs it printed and records its inputs against the output. (The
+ * build prunes the cache itself, with {@link BuildCache.prune}, while its last checks run.)
+ */
 export async function storeDocuments(
   cache: OpenCache,
   outDir: string,
@@ -509,5 +512,4 @@ export async function storeDocuments(
     await cache.store.put(key, { bytes: output.value, artifact, browserVersion });
   }
   if (cache.inputs) await cache.store.recordOutput(outDir, cache.inputs, frontPages);
-  await cache.store.prune();
 }
