@@ -100,7 +100,7 @@ if (command === 'test') {
 }
 
 /** Bumped when the way the bundle is made changes, so old bundles are not reused. */
-const bundleFormat = 6;
+const bundleFormat = 7;
 
 /** A digest of everything the `check` bundle is made from: the pipeline's sources and the dependencies. */
 function bundleKey() {
@@ -155,7 +155,7 @@ async function bundledCli() {
         // and fflate are bundled instead, into chunks only `build` loads: importing pdf-lib's hundreds
         // of CommonJS files took Node 0.2 s, the three 0.3 s, and a build of 100 briefings paused
         // 0.5-0.75 s before its templates to load the build's modules (under 0.2 s bundled).
-        external: ['puppeteer', 'pdfjs-dist'],
+        external: ['puppeteer', 'pdfjs-dist', 'koffi'],
         // CommonJS modules (yaml, the compiled validators) call `require`, which an ES module lacks.
         banner: {
           js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pdfBytesProblem, pdfProblem } from '../pipeline/lib/pdf-verify.ts';
+import { pdfBytesProblem, pdfProblem, qpdfLibrary } from '../pipeline/lib/pdf-verify.ts';
 import { temporaryFolder } from './helpers.ts';
 
 let folder: Awaited<ReturnType<typeof temporaryFolder>>;
@@ -16,6 +16,16 @@ beforeAll(async () => {
   good = await document.save();
 });
 afterAll(() => folder.remove());
+
+/** Runs `work` with qpdf run as a program, as where its library does not load. */
+async function withoutLibrary<T>(work: () => Promise<T>): Promise<T> {
+  process.env.BRIEFING_PACK_QPDF_LIBRARY = 'off';
+  try {
+    return await work();
+  } finally {
+    delete process.env.BRIEFING_PACK_QPDF_LIBRARY;
+  }
+}
 
 describe('pdfProblem', () => {
   it('runs qpdf --check on many files at once and tells each answer to its own file', async () => {
@@ -34,25 +44,47 @@ describe('pdfProblem', () => {
     });
   });
 
-  it('answers every check when the shell running qpdf stops in the middle', async () => {
+  it('runs the checks in this process with qpdf’s library, with the same answers as the program', async () => {
+    expect(await qpdfLibrary(), 'libqpdf, installed with qpdf, loads through koffi').toBeDefined();
+    const damaged = new Uint8Array(good);
+    // A stream's data cut out from under its length: qpdf finds it, pdf-lib does not look.
+    damaged.set(new TextEncoder().encode('trailer<<>>'), good.length - 200);
+    const contents = [good, good.subarray(0, 120), new TextEncoder().encode('not a PDF'), damaged];
     const files = await Promise.all(
-      Array.from({ length: 6 }, async (_, index) => {
-        const file = path.join(folder.dir, `stopped-${index}.pdf`);
-        await writeFile(file, index % 2 === 0 ? good : good.subarray(0, 120));
+      contents.map(async (bytes, index) => {
+        const file = path.join(folder.dir, `same-${index}.pdf`);
+        await writeFile(file, bytes);
         return file;
       }),
     );
-    const checking = Promise.all(files.map((file) => pdfProblem(file, good, { kind: 'pack-pdf' })));
-    // The checks are sent; the shell that was to run them is killed before it can answer them all.
-    execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-x', 'sh']);
-    const problems = await checking;
-    problems.forEach((problem, index) => {
-      if (index % 2 === 0) expect(problem, files[index]).toBeUndefined();
-      else expect(problem, files[index]).toMatch(/^fails qpdf --check: .*\S/);
-    });
-    // The next check starts a new shell.
-    expect(await pdfProblem(files[0] as string, good, { kind: 'pack-pdf' })).toBeUndefined();
+    const answers = () => Promise.all(files.map((file) => pdfProblem(file, good, { kind: 'pack-pdf' })));
+    const inProcess = await answers();
+    const program = await withoutLibrary(answers);
+    expect(inProcess).toEqual(program);
+    expect(inProcess[0]).toBeUndefined();
+    for (const answer of inProcess.slice(1)) expect(answer).toMatch(/^fails qpdf --check: .*\S/);
   });
+
+  it('answers every check when the shell running qpdf stops in the middle', () =>
+    withoutLibrary(async () => {
+      const files = await Promise.all(
+        Array.from({ length: 6 }, async (_, index) => {
+          const file = path.join(folder.dir, `stopped-${index}.pdf`);
+          await writeFile(file, index % 2 === 0 ? good : good.subarray(0, 120));
+          return file;
+        }),
+      );
+      const checking = Promise.all(files.map((file) => pdfProblem(file, good, { kind: 'pack-pdf' })));
+      // The checks are sent; the shell that was to run them is killed before it can answer them all.
+      execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-x', 'sh']);
+      const problems = await checking;
+      problems.forEach((problem, index) => {
+        if (index % 2 === 0) expect(problem, files[index]).toBeUndefined();
+        else expect(problem, files[index]).toMatch(/^fails qpdf --check: .*\S/);
+      });
+      // The next check starts a new shell.
+      expect(await pdfProblem(files[0] as string, good, { kind: 'pack-pdf' })).toBeUndefined();
+    }));
 
   it('checks the page count and the strict parse before qpdf', async () => {
     expect(await pdfBytesProblem(good, { kind: 'pack-pdf', pages: 2 })).toBe('has 1 pages, not 2');
