@@ -20,6 +20,9 @@ import { visit } from 'unist-util-visit';
 import { VFile } from 'vfile';
 import { type ConversionCache, reportStoredWarnings } from './lib/conversion-cache.ts';
 import { type ParseResult, parseMarkdown } from './lib/markdown/parse-markdown.ts';
+
+export { startMarkdownParser } from './lib/markdown/parse-markdown.ts';
+
 import { rehypeAnchors } from './lib/markdown/rehype-anchors.ts';
 import { rehypeResources } from './lib/markdown/rehype-resources.ts';
 import { rehypeUnpacked } from './lib/markdown/rehype-unpacked.ts';

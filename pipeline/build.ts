@@ -150,7 +150,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     const [
       { readSource },
       { validateSource },
-      { convertMarkdown },
+      { convertMarkdown, startMarkdownParser },
       { RemoteImages },
       { ConversionCache: Conversions },
     ] = await Promise.all([
@@ -161,6 +161,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       import('./lib/conversion-cache.ts'),
     ]);
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
+    // The Markdown parser's worker loads while the headers are validated and the browser starts.
+    if (options.mode === 'build' && files.briefings.length > 0) startMarkdownParser();
     result.sources = [files.pack, ...files.briefings];
     // The worker loads while this thread validates the headers, then both check the bodies.
     if (options.mode === 'check' && options.checkWorker && files.briefings.length >= minBriefingsForWorker) {
@@ -240,9 +242,10 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     const lookup = cache
       ? await stage('cache', () => lookUpDocuments(cache, rendered, epoch))
       : { keys: new Map<string, string>(), reused: [] as VFile[], fresh: printable(rendered) };
-    // The EPUB needs no PDF: it is packaged while the browser prints, from when the first document is
-    // printed. Zipping takes this thread for a moment (0.2 s at 100 briefings), which before the
-    // first prints would hold up the browser's requests for each document's files.
+    // The EPUB needs no PDF. Zipping it takes this thread for a moment (0.2 s at 100 briefings), which
+    // would hold up the printing at any point before the last PDF is saved (the pack waits on this
+    // thread to number its contents, and its checks start once it is saved). So it is packaged then,
+    // while the last checks run (qpdf on the pack, on a thread of its own, the longest).
     let epubPackaging: Promise<BuildFiles> | undefined;
     const packagingEpub = () => {
       if (!epubPackaging) {
@@ -282,10 +285,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
             log,
             timeoutMs: options.timeoutMs,
             only,
-            progress: (event) => {
-              progress({ type: 'item', stage: 'print', ...event });
-              if (event.finished) packagingEpub();
-            },
+            progress: (event) => progress({ type: 'item', stage: 'print', ...event }),
             knownPages: new Map(
               lookup.reused.flatMap(({ data: { artifact } }) =>
                 artifact?.kind === 'briefing-pdf' && artifact.briefingId && artifact.pages
@@ -317,6 +317,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       // Once every PDF is saved, the write stage starts: it writes the files while the last checks
       // finish (qpdf on the pack, the longest), and verifies nothing and swaps nothing in before they do.
       await stage('post-process', () => Promise.all(saving));
+      packagingEpub();
       checks = Promise.all(postProcessing);
       checks.catch(() => undefined);
       printed = fresh.outputs;

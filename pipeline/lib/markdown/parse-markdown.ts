@@ -178,6 +178,15 @@ async function next(): Promise<void> {
   current.postMessage({ text: request.text });
 }
 
+/**
+ * Starts the parsing worker before the first body is sent, so that it loads the parser while this
+ * thread does other work: a build reads and validates its source and starts the browser meanwhile
+ * (a build of one edited briefing waited 0.3-0.4 s for the worker otherwise).
+ */
+export function startMarkdownParser(): void {
+  worker ??= startWorker();
+}
+
 /** Parses a Markdown body (remark-parse and remark-gfm) within the limits above. */
 export function parseMarkdown(text: string): Promise<ParseResult> {
   return new Promise((resolve) => {
