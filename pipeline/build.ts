@@ -146,6 +146,19 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       result.cache = { upToDate: true, printed: 0, reused: 0, converted: 0, conversionsReused: 0 };
       return result;
     }
+    const writing = options.mode === 'build' && !options.stopAfterTemplates;
+    // A build that will print starts the browser now: it starts (and opens its first pages) while this
+    // thread reads, validates and converts the source and lays out the documents, and is the last thing
+    // a one-edit rebuild would otherwise wait for. That is any build whose inputs changed since the last
+    // build of the output folder (or without a cache, or with an empty one). One with the same inputs
+    // (its output was changed since) most likely finds every PDF in the cache: it starts the browser
+    // only if the cache stage finds a PDF to print. A build that fails before printing kills it.
+    if (writing && (!cache?.sameInputs || (await cache.store.isEmpty()))) {
+      const early = await newBrowserPool(options, log);
+      pool = early;
+      // A browser that cannot start fails the build at the `browser` stage, as it would have there.
+      early.prepare(options.concurrency).catch(() => undefined);
+    }
     // Loaded after that check: a build with nothing to do never pays for the parsers and validators.
     const [
       { readSource },
@@ -171,26 +184,10 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       if (parallel) log(`Checking ${files.briefings.length} briefings on two threads`);
     }
     files = await stage('validate', () => validateSource(files));
-    const writing = options.mode === 'build' && !options.stopAfterTemplates;
     // A build that will write takes the output folder's lock before it starts anything costly: a
     // second build of the same folder is refused at once, not after converting the whole source.
     if (writing && countErrors(result.sources) === 0)
       release = (await stage('lock', () => lockOutputFolder(outDir))).release;
-    // A build that will print starts the browser now, if the headers are sound: it starts while this
-    // thread converts the bodies and lays out the documents. That is any build whose inputs changed
-    // since the last build of the output folder (or without a cache, or with an empty one). One with
-    // the same inputs (its output was changed since) most likely finds every PDF in the cache: it
-    // starts the browser only if the cache stage finds a PDF to print.
-    if (
-      writing &&
-      countErrors(result.sources) === 0 &&
-      (!cache?.sameInputs || (await cache.store.isEmpty()))
-    ) {
-      const early = await newBrowserPool(options, log);
-      pool = early;
-      // A browser that cannot start fails the build at the `browser` stage, as it would have there.
-      early.version().catch(() => undefined);
-    }
     const remoteImages = options.allowRemoteImages ? new RemoteImages() : undefined;
     // Bodies of briefings whose header has errors are checked too: one run reports every problem.
     const withHeaderErrors = result.sources.filter(
@@ -361,7 +358,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await parallel?.close();
-    await pool?.close();
+    // A failed build's browser is killed (and one still starting stopped), not closed: it has nothing to save.
+    await (result.exitCode === ExitCode.ok ? pool?.close() : pool?.kill());
     await pruning?.catch(() => undefined);
     // A failed build still keeps the briefings it converted.
     await conversions?.flush();
@@ -369,15 +367,16 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   }
 }
 
-/** The browser of a build (launched, or reached at `--browser-endpoint`), opened on first use. */
+/**
+ * The browser of a build (launched, or reached at `--browser-endpoint`), opened on first use. puppeteer
+ * is loaded then, not here: the build goes on while it loads and the browser starts.
+ */
 async function newBrowserPool(options: BuildOptions, log: (line: string) => void): Promise<BrowserPool> {
-  const [{ openBrowser }, { BrowserPool: Pool }] = await Promise.all([
-    import('./lib/browser.ts'),
-    import('./lib/browser-pool.ts'),
-  ]);
-  return new Pool(() =>
-    openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log }),
-  );
+  const { BrowserPool: Pool } = await import('./lib/browser-pool.ts');
+  return new Pool(async (signal) => {
+    const { openBrowser } = await import('./lib/browser.ts');
+    return openBrowser({ executablePath: options.browser, endpoint: options.browserEndpoint, log, signal });
+  });
 }
 
 /** 128 + the signal's number, as shells report a process ended by a signal. */

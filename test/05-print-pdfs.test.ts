@@ -1,7 +1,7 @@
 import { VFile } from 'vfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printPdfs } from '../pipeline/05-print-pdfs.ts';
-import { type BrowserSession, loadDocument, openBrowser } from '../pipeline/lib/browser.ts';
+import { type BrowserSession, loadDocument, openBrowser, openPages } from '../pipeline/lib/browser.ts';
 import { BrowserPool } from '../pipeline/lib/browser-pool.ts';
 import { loadPdf, namedDestinationPages } from '../pipeline/lib/pdf-read.ts';
 import { briefingMeta } from './helpers.ts';
@@ -68,6 +68,30 @@ describe('printing a document', () => {
     expect(await loaded.page.evaluate(() => document.body.textContent)).toContain('first');
     await loaded.close();
     expect(blocked).toContain('https://briefing-pack.invalid/other.html');
+  });
+
+  it('loads the first documents in pages opened beforehand', async () => {
+    const before = session.idlePages.length;
+    openPages(session, before + 1);
+    expect(session.openingPages).toHaveLength(1);
+    const opening = session.openingPages?.[0];
+    // Another call opens no more: one is ready or on its way.
+    openPages(session, before + 1);
+    expect(session.openingPages).toHaveLength(1);
+    const pages = [];
+    const loads = [];
+    for (let index = 0; index <= before; index++) {
+      loads.push(
+        await loadDocument(session, {
+          documentPath: 'document.html',
+          resolve: () => ({ contentType: 'text/html', body: page(`<p>${index}</p>`) }),
+        }),
+      );
+      pages.push(loads.at(-1)?.page);
+    }
+    expect(session.openingPages).toHaveLength(0);
+    expect(pages).toContain((await opening)?.page);
+    for (const loaded of loads) await loaded.close();
   });
 
   it('reads back on which page each linked anchor landed', async () => {

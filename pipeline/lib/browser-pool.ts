@@ -34,8 +34,10 @@ export class BrowserPool {
   private generation = 0;
   private closed = false;
   private readonly sessions = new Set<BrowserSession>();
+  /** Aborted by {@link kill}: a browser still starting is stopped. */
+  private readonly aborter = new AbortController();
 
-  constructor(private readonly open: () => Promise<BrowserSession>) {}
+  constructor(private readonly open: (signal: AbortSignal) => Promise<BrowserSession>) {}
 
   /** The live browser and its generation (which `replace` needs). */
   async session(): Promise<{ session: BrowserSession; generation: number }> {
@@ -46,13 +48,26 @@ export class BrowserPool {
   }
 
   private async start(): Promise<BrowserSession> {
-    const session = await this.open();
-    this.sessions.add(session);
+    const session = await this.open(this.aborter.signal);
+    // Closed while it started (the build failed or was interrupted): it has nothing to do.
     if (this.closed) {
       await session.kill();
       throw new BuildInterrupted('the build was interrupted');
     }
+    this.sessions.add(session);
     return session;
+  }
+
+  /**
+   * Starts the browser, if it is not started, and opens pages for the first documents: `pages`, or
+   * as many as the default concurrency.
+   */
+  async prepare(pages?: number): Promise<void> {
+    const [{ openPages, defaultConcurrency }, { session }] = await Promise.all([
+      import('./browser.ts'),
+      this.session(),
+    ]);
+    openPages(session, pages ?? defaultConcurrency());
   }
 
   /** The version of the browser in use, for the manifest. */
@@ -76,6 +91,8 @@ export class BrowserPool {
   /** Closes every browser the pool started. */
   async close(): Promise<void> {
     this.closed = true;
+    // A browser still starting is killed as soon as it has started (`start`).
+    await this.current?.catch(() => undefined);
     await Promise.all([...this.sessions].map((session) => session.close()));
     this.sessions.clear();
   }
@@ -83,6 +100,8 @@ export class BrowserPool {
   /** Kills every browser the pool started, at once (on interruption). */
   async kill(): Promise<void> {
     this.closed = true;
+    this.aborter.abort();
+    await this.current?.catch(() => undefined);
     await Promise.all([...this.sessions].map((session) => session.kill()));
     this.sessions.clear();
   }

@@ -76,6 +76,8 @@ export interface BrowserSession {
   context?: BrowserContext | undefined;
   /** Pages ready for the next document (opening a page costs more than loading one). */
   idlePages: PooledPage[];
+  /** Pages opened ahead of the first documents ({@link openPages}), taken before any new one is opened. */
+  openingPages?: Promise<PooledPage>[];
   /**
    * Closes a launched browser and removes its profile folder; on a remote browser, closes the pages
    * and the context this build opened and disconnects, leaving the browser running.
@@ -367,6 +369,27 @@ export interface LoadedPage {
 async function acquirePage(session: BrowserSession): Promise<PooledPage> {
   const idle = session.idlePages.pop();
   if (idle && !idle.page.isClosed()) return idle;
+  const opening = session.openingPages?.shift();
+  const opened = await opening?.catch(() => undefined);
+  if (opened && !opened.page.isClosed()) return opened;
+  return openPage(session);
+}
+
+/**
+ * Opens pages in the background, up to `count` ready or opening, for the first documents to take: each
+ * page starts a renderer process, which the build would otherwise wait for when printing starts.
+ */
+export function openPages(session: BrowserSession, count: number): void {
+  session.openingPages ??= [];
+  while (session.idlePages.length + session.openingPages.length < count) {
+    const opening = openPage(session);
+    // A page that fails to open is opened again when a document needs it.
+    opening.catch(() => undefined);
+    session.openingPages.push(opening);
+  }
+}
+
+async function openPage(session: BrowserSession): Promise<PooledPage> {
   const page = await (session.context ?? session.browser).newPage();
   const pooled: PooledPage = { page, job: undefined, expected: undefined, emulation: '' };
   await page.setJavaScriptEnabled(false);
