@@ -238,7 +238,12 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     const rendered = files;
     const lookup = cache
       ? await stage('cache', () => lookUpDocuments(cache, rendered, epoch))
-      : { keys: new Map<string, string>(), reused: [] as VFile[], fresh: printable(rendered) };
+      : {
+          keys: new Map<string, string>(),
+          reused: [] as VFile[],
+          fresh: printable(rendered),
+          verified: Promise.resolve([] as VFile[]),
+        };
     // The EPUB needs no PDF. Zipping it takes this thread for a moment (0.2 s at 100 briefings), which
     // would hold up the printing at any point before the last PDF is saved (the pack waits on this
     // thread to number its contents, and its checks start once it is saved). So it is packaged then,
@@ -257,12 +262,13 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     let closing: Promise<void> | undefined;
     // The pages of the pack's cover and contents, as last recorded, and as printed by this build.
     let frontPages = await cache?.store.frontPages(outDir);
-    if (lookup.fresh.length > 0) {
+    // A build that found every PDF in the cache prints only those whose bytes proved damaged.
+    const toPrint = lookup.fresh.length > 0 ? lookup.fresh : await lookup.verified;
+    if (toPrint.length > 0) {
       const activePool = pool ?? (await newBrowserPool(options, log));
       pool = activePool;
       if (options.signal?.aborted) onAbort();
       browserVersion = await stage('browser', () => activePool.version());
-      const only = new Set(lookup.fresh);
       // Each PDF is post-processed as soon as it is printed, while the browser prints the next.
       const postProcess = postProcessor(rendered, {
         epochSeconds: epoch,
@@ -273,7 +279,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       const postProcessing: Promise<void>[] = [];
       // Each settles once its PDF's bytes are final, before that PDF's last checks (qpdf) end.
       const saving: Promise<void>[] = [];
-      const fresh = await stage('print', () =>
+      const printing = (only: VFile[]) =>
         printPdfs(
           { ...rendered, outputs: [] },
           {
@@ -281,7 +287,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
             concurrency: options.concurrency ?? defaultConcurrency(),
             log,
             timeoutMs: options.timeoutMs,
-            only,
+            only: new Set(only),
             progress: (event) => progress({ type: 'item', stage: 'print', ...event }),
             knownPages: new Map(
               lookup.reused.flatMap(({ data: { artifact } }) =>
@@ -306,8 +312,14 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
               saving.push(saved);
             },
           },
-        ),
-      );
+        );
+      const fresh = await stage('print', async () => {
+        const first = await printing(toPrint);
+        // Reused PDFs whose bytes proved damaged while these printed (seldom) are printed now.
+        const damaged = toPrint === lookup.fresh ? await lookup.verified : [];
+        if (damaged.length === 0) return first;
+        return { ...first, outputs: [...first.outputs, ...(await printing(damaged)).outputs] };
+      });
       // The browser closes while what is left of the post-processing finishes.
       closing = activePool.close();
       closing.catch(() => undefined);

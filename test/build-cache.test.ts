@@ -72,6 +72,22 @@ function digests(manifest: Manifest | undefined): Record<string, string> {
 
 const briefingPdf = (id: string) => `briefings/${id}.pdf`;
 
+/** Overwrites the cache entry (or entries) holding these PDF bytes; returns how many it found. */
+async function damageEntry(pdf: Uint8Array): Promise<number> {
+  const shards = path.join(cacheDir, 'pdf');
+  let damaged = 0;
+  for (const shard of await readdir(shards)) {
+    for (const name of await readdir(path.join(shards, shard))) {
+      const entry = path.join(shards, shard, name);
+      if (name.endsWith('.pdf') && Buffer.from(pdf).equals(await readFile(entry))) {
+        await writeFile(entry, 'damaged');
+        damaged++;
+      }
+    }
+  }
+  return damaged;
+}
+
 beforeAll(async () => {
   tmp = await temporaryFolder('briefing-pack-cache-');
   project = path.join(tmp.dir, 'project');
@@ -176,20 +192,8 @@ describe('the build cache', () => {
   });
 
   it('a damaged cache entry is a miss', async () => {
-    // The entry holding the brief as last written: its bytes are the brief's.
     const brief = await readFile(path.join(outDir, 'brief.pdf'));
-    const shards = path.join(cacheDir, 'pdf');
-    let damaged = 0;
-    for (const shard of await readdir(shards)) {
-      for (const name of await readdir(path.join(shards, shard))) {
-        const entry = path.join(shards, shard, name);
-        if (name.endsWith('.pdf') && brief.equals(await readFile(entry))) {
-          await writeFile(entry, 'damaged');
-          damaged++;
-        }
-      }
-    }
-    expect(damaged).toBe(1);
+    expect(await damageEntry(brief)).toBe(1);
     await rm(outDir, { recursive: true });
     const rebuilt = await build();
     expect(rebuilt.cache).toEqual({
@@ -200,6 +204,25 @@ describe('the build cache', () => {
       conversionsReused: 2,
     });
     expect(await readFile(path.join(outDir, 'brief.pdf'))).toEqual(brief);
+  });
+
+  it('a damaged entry found while an edited briefing prints is printed too', async () => {
+    // The cache's entries are checked while what changed prints: the damage shows after printing began.
+    const other = await readFile(path.join(outDir, briefingPdf('briefing-002')));
+    expect(await damageEntry(other)).toBe(1);
+    const briefing = path.join(sourceDir, 'briefings', 'briefing-001.md');
+    await writeFile(briefing, `${(await readFile(briefing, 'utf8')).trimEnd()}\n\nYet another sentence.\n`);
+    const rebuilt = await build();
+    expect(rebuilt.cache).toEqual({
+      upToDate: false,
+      printed: 3,
+      reused: 3,
+      converted: 1,
+      conversionsReused: 1,
+    });
+    expect(await readFile(path.join(outDir, briefingPdf('briefing-002')))).toEqual(other);
+    const full = await build({ cache: false, out: path.join(tmp.dir, 'dist-damaged') });
+    expect(digests(rebuilt.manifest)).toEqual(digests(full.manifest));
   });
 
   it('a changed option (SOURCE_DATE_EPOCH) reprints everything', async () => {

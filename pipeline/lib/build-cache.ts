@@ -197,14 +197,29 @@ export class BuildCache {
 
   /** The PDF stored under `key`, if present and intact. */
   async get(key: string): Promise<CachedPdf | undefined> {
+    const meta = await this.entry(key);
+    const bytes = meta && (await this.bytes(key, meta));
+    return bytes && { bytes, artifact: meta.artifact, browserVersion: meta.browserVersion };
+  }
+
+  /** What is recorded of the PDF stored under `key` (its bytes not read), if anything. */
+  async entry(key: string): Promise<EntryMeta | undefined> {
+    try {
+      return JSON.parse(await readFile(`${this.entryPath(key)}.json`, 'utf8')) as EntryMeta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The bytes of the PDF stored under `key`, if they are those `meta` records; marks the entry used. */
+  async bytes(key: string, meta: EntryMeta): Promise<Uint8Array | undefined> {
     const base = this.entryPath(key);
     try {
-      const meta = JSON.parse(await readFile(`${base}.json`, 'utf8')) as EntryMeta;
       const bytes = new Uint8Array(await readFile(`${base}.pdf`));
       if (sha256(bytes) !== meta.sha256) return undefined;
       const now = new Date();
       await utimes(`${base}.json`, now, now).catch(() => undefined);
-      return { bytes, artifact: meta.artifact, browserVersion: meta.browserVersion };
+      return bytes;
     } catch {
       return undefined;
     }
@@ -453,15 +468,26 @@ export function pdfPath(document: VFile): string {
 export interface CacheLookup {
   /** The key of each PDF, by output path. */
   keys: Map<string, string>;
-  /** PDF outputs taken from the cache. */
+  /**
+   * PDF outputs taken from the cache: what their entries record (`data.artifact`) at once, their bytes
+   * once `verified` settles, which drops those whose bytes proved damaged or gone.
+   */
   reused: VFile[];
   /** Documents still to print. */
   fresh: VFile[];
   /** The browser that printed the reused PDFs. */
   browserVersion?: string;
+  /**
+   * Settles once the bytes of every reused PDF are read and checked against their entry's digest (they
+   * are read while the fresh documents print), with the documents whose PDF must be printed after all.
+   */
+  verified: Promise<VFile[]>;
 }
 
-/** Looks up every printable document of a build in the cache. */
+/**
+ * Looks up every printable document of a build in the cache. Only the entries' records are read before
+ * it returns: printing what is missing need not wait for the bytes of everything else.
+ */
 export async function lookUpDocuments(
   cache: OpenCache,
   files: BuildFiles,
@@ -469,27 +495,41 @@ export async function lookUpDocuments(
 ): Promise<CacheLookup> {
   const context: CacheContext = { tool: cache.tool, browser: cache.browser, epochSeconds };
   const fonts = fontsDigest(files);
-  const lookup: CacheLookup = { keys: new Map(), reused: [], fresh: [] };
   const documents = printable(files);
   const keys = documents.map((document) => documentKey(context, files, document, fonts));
-  // The entries are read a few at a time: each is two files to read and a digest to check.
-  const hits = await mapWithConcurrency(keys, 16, (key) => cache.store.get(key));
+  const entries = await mapWithConcurrency(keys, 16, (key) => cache.store.entry(key));
+  const lookup: CacheLookup = { keys: new Map(), reused: [], fresh: [], verified: Promise.resolve([]) };
+  const found: Array<{ document: VFile; output: VFile; key: string; meta: EntryMeta }> = [];
   for (const [index, document] of documents.entries()) {
-    lookup.keys.set(pdfPath(document), keys[index] as string);
-    const hit = hits[index];
-    if (!hit) {
+    const key = keys[index] as string;
+    lookup.keys.set(pdfPath(document), key);
+    const meta = entries[index];
+    if (!meta) {
       lookup.fresh.push(document);
       continue;
     }
-    lookup.browserVersion ??= hit.browserVersion;
-    lookup.reused.push(
-      new VFile({
-        path: pdfPath(document),
-        value: hit.bytes,
-        data: { artifact: { ...hit.artifact, cached: true } },
-      }),
-    );
+    lookup.browserVersion ??= meta.browserVersion;
+    const output = new VFile({
+      path: pdfPath(document),
+      value: new Uint8Array(),
+      data: { artifact: { ...meta.artifact, cached: true } },
+    });
+    lookup.reused.push(output);
+    found.push({ document, output, key, meta });
   }
+  // The entries are read a few at a time: each is a file to read and a digest to check.
+  lookup.verified = mapWithConcurrency(found, 16, ({ key, meta }) => cache.store.bytes(key, meta)).then(
+    (read) => {
+      const damaged = new Set<VFile>();
+      for (const [index, bytes] of read.entries()) {
+        const { output } = found[index] as (typeof found)[number];
+        if (bytes) output.value = bytes;
+        else damaged.add(output);
+      }
+      lookup.reused = lookup.reused.filter((output) => !damaged.has(output));
+      return found.filter(({ output }) => damaged.has(output)).map(({ document }) => document);
+    },
+  );
   return lookup;
 }
 
