@@ -43,18 +43,38 @@ import type { FloorResult } from './floor.ts';
 import { markdownTable, replaceSection } from './markdown.ts';
 import { type TreeMemory, TreeSampler } from './process-tree.ts';
 
-const { values } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '1,20,100,500' },
-    runs: { type: 'string', default: '3' },
-    'once-from': { type: 'string', default: '500' },
-    write: { type: 'boolean', default: false },
-    json: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    'no-warmup': { type: 'boolean', default: false },
-    'no-floor': { type: 'boolean', default: false },
-  },
-});
+const usage =
+  'Usage: npm run bench -- [--sizes 1,20,100,500] [--runs 3] [--once-from 500] [--write] [--json FILE] [--keep]\n' +
+  '                        [--no-warmup] [--no-floor]\n' +
+  '(what each measures: the comment at the top of bench/build.ts)\n';
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        sizes: { type: 'string', default: '1,20,100,500' },
+        runs: { type: 'string', default: '3' },
+        'once-from': { type: 'string', default: '500' },
+        write: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        'no-warmup': { type: 'boolean', default: false },
+        'no-floor': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    // An unknown option or a missing value: parseArgs's own words, then the usage.
+    process.stderr.write(`${(error as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  process.stdout.write(usage);
+  process.exit(0);
+}
 const sizes = values.sizes
   .split(',')
   .map((size) => Number(size.trim()))
@@ -62,9 +82,7 @@ const sizes = values.sizes
 const runs = Number(values.runs);
 const onceFrom = Number(values['once-from']);
 if (sizes.length === 0 || sizes.some((size) => !Number.isInteger(size)) || !(runs >= 1)) {
-  process.stderr.write(
-    'Usage: npm run bench -- [--sizes 1,20,100,500] [--runs 3] [--once-from 500] [--write]\n',
-  );
+  process.stderr.write(usage);
   process.exit(2);
 }
 

@@ -1,11 +1,14 @@
 /**
  * The benchmark's own machinery: the process-tree memory sampler and the section it writes into
- * `bench/RESULTS.md`. (The benchmark itself is `npm run bench`; it is too long for the suite.)
+ * `bench/RESULTS.md`, and its command line's answers to `--help` and to a mistake. (The benchmark itself,
+ * `npm run bench`, is too long for the suite.)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { markdownTable, replaceSection } from '../bench/markdown.ts';
 import { processTree, TreeSampler, treePss, treeRss } from '../bench/process-tree.ts';
+import { projectRoot } from '../pipeline/lib/project.ts';
 
 describe('process tree', () => {
   it('finds the descendants of a process and sums their memory', async () => {
@@ -72,5 +75,28 @@ describe('results file', () => {
       '| ---- | ----: |',
       '| 1    | 2.0 s |',
     ]);
+  });
+});
+
+describe('the command line', () => {
+  const bench = (...args: string[]) =>
+    spawnSync(path.join(projectRoot, 'node_modules', '.bin', 'tsx'), ['bench/build.ts', ...args], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+    });
+
+  it('prints its usage on --help, and nothing else runs', () => {
+    const run = bench('--help');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: npm run bench -- \[--sizes 1,20,100,500\]/);
+    expect(run.stderr).toBe('');
+  });
+
+  it('names an unknown option and shows the usage, without a stack trace', () => {
+    const run = bench('--frobnicate');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("Unknown option '--frobnicate'");
+    expect(run.stderr).toContain('Usage: npm run bench');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
