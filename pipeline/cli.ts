@@ -178,6 +178,18 @@ function bundledCheckWorker(): URL | undefined {
   return existsSync(url) ? url : undefined;
 }
 
+/**
+ * A reader that goes away (`npm run build | head`) must not end the command half-way: the build would
+ * stop without closing its browser or removing its staging folder. What is written after that is dropped.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+}
+
 /** Runs the command line and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<ExitCodeValue | number> {
   let args: ReturnType<typeof parseCliArguments>;
@@ -196,6 +208,7 @@ export async function main(argv: readonly string[]): Promise<ExitCodeValue | num
     return ExitCode.ok;
   }
   const { command, verbose, quiet } = args;
+  ignoreClosedPipes();
   // A build shows what it is doing on stderr (live on a terminal, a line per stage elsewhere); a check
   // is over before there is anything to show, and its output stays the problems alone.
   const display = command === 'build' && !quiet ? createProgress(process.stderr) : silentProgress;

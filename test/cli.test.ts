@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +204,40 @@ describe('the command line', () => {
       'missing-anchor',
       'missing-anchor',
     ]);
+  });
+
+  it('finishes a build whose reader went away (`npm run build | head`), leaving nothing behind', async () => {
+    const out = path.join(folder.dir, 'closed-pipes');
+    // A temporary folder of the build's own, where its browser profile goes.
+    const tmp = path.join(folder.dir, 'closed-pipes-tmp');
+    await mkdir(tmp);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(projectRoot, 'scripts', 'run.mjs'),
+          'build',
+          '--source',
+          source,
+          '--out',
+          out,
+          '--no-cache',
+          '--verbose',
+          '--json',
+        ],
+        { cwd: projectRoot, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      // The reader closes both pipes after the first line, as `head -1` would.
+      child.stderr.once('data', () => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      });
+      child.on('error', reject);
+      child.on('exit', resolve);
+    });
+    expect(code).toBe(0);
+    expect(existsSync(path.join(out, 'manifest.json'))).toBe(true);
+    expect(await readdir(tmp)).toEqual([]);
   });
 
   it('prints a JSON report on stdout with --json and keeps stdout clean of human text', async () => {
