@@ -193,7 +193,7 @@ export function postProcessor(
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });
     }
-    // qpdf checks the file in its own process while this thread reads its text.
+    // qpdf's check is under way once this returns (on a thread of its own) while this one reads the text.
     const verifying =
       options.verify && artifact.kind
         ? pdfBytesProblem(output.value, { kind: artifact.kind, pages: artifact.pages }, options.verify.log)

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pdfBytesProblem, pdfProblem, qpdfLibrary } from '../pipeline/lib/pdf-verify.ts';
+import { pdfBytesProblem, pdfProblem, qpdfChecksRunning, qpdfLibrary } from '../pipeline/lib/pdf-verify.ts';
 import { temporaryFolder } from './helpers.ts';
 
 let folder: Awaited<ReturnType<typeof temporaryFolder>>;
@@ -85,6 +85,17 @@ describe('pdfProblem', () => {
       // The next check starts a new shell.
       expect(await pdfProblem(files[0] as string, good, { kind: 'pack-pdf' })).toBeUndefined();
     }));
+
+  it('starts qpdf on bytes in memory before it returns, so the caller’s own work runs beside it', async () => {
+    expect(await qpdfLibrary()).toBeDefined();
+    expect(qpdfChecksRunning()).toBe(0);
+    const checks = [pdfBytesProblem(good, { kind: 'pack-pdf' }), pdfBytesProblem(good, { kind: 'pack-pdf' })];
+    // Nothing awaited yet: the first check already runs (the build reads the PDF's text meanwhile);
+    // the second waits for it, as the library runs one check at a time.
+    expect(qpdfChecksRunning()).toBe(1);
+    expect(await Promise.all(checks)).toEqual([undefined, undefined]);
+    expect(qpdfChecksRunning()).toBe(0);
+  });
 
   it('checks the page count and the strict parse before qpdf', async () => {
     expect(await pdfBytesProblem(good, { kind: 'pack-pdf', pages: 2 })).toBe('has 1 pages, not 2');

@@ -5,8 +5,8 @@
  * each file as written has the digest of the bytes verified.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -66,7 +66,9 @@ export async function pdfProblem(
  * copies its page tables, tens of milliseconds with a build's heap; the shell starts qpdf in one or two.
  */
 async function qpdfCheck(file: string): Promise<string | undefined> {
-  const library = await qpdfLibrary();
+  // Once loaded, the library is taken at once: the check then starts before this call returns, not
+  // after whatever the caller does next on this thread (reading the PDF's text takes a few hundred ms).
+  const library = loadedQpdfLibrary() ?? (await qpdfLibrary());
   const status = await library?.check(file).catch(() => undefined);
   if (status === 0) return undefined;
   // What qpdf says is wrong comes from the program itself: the library ran with its output discarded.
@@ -166,9 +168,25 @@ function startQpdfChecker(): QpdfChecker | null {
 /** qpdf's library in this process: `check` runs `qpdf --check` on a file and answers its exit status. */
 interface QpdfLibrary {
   check(file: string): Promise<number>;
+  /** How many checks qpdf is running now: none or one. */
+  running(): number;
 }
 
 let qpdfLibraryLoading: Promise<QpdfLibrary | undefined> | undefined;
+/** The library once {@link qpdfLibrary} has loaded it; undefined before, or where it does not load. */
+let qpdfLibraryLoaded: QpdfLibrary | undefined;
+
+function loadedQpdfLibrary(): QpdfLibrary | undefined {
+  return process.env.BRIEFING_PACK_QPDF_LIBRARY === 'off' ? undefined : qpdfLibraryLoaded;
+}
+
+/**
+ * How many checks qpdf's library is running in this process now (none or one): a check asked for
+ * while none runs is under way when {@link pdfBytesProblem} returns.
+ */
+export function qpdfChecksRunning(): number {
+  return loadedQpdfLibrary()?.running() ?? 0;
+}
 
 /**
  * qpdf's own library (`libqpdf`, installed with qpdf), loaded into this process through koffi, or
@@ -179,7 +197,10 @@ let qpdfLibraryLoading: Promise<QpdfLibrary | undefined> | undefined;
  */
 export function qpdfLibrary(): Promise<QpdfLibrary | undefined> {
   if (process.env.BRIEFING_PACK_QPDF_LIBRARY === 'off') return Promise.resolve(undefined);
-  qpdfLibraryLoading ??= loadQpdfLibrary();
+  qpdfLibraryLoading ??= loadQpdfLibrary().then((library) => {
+    qpdfLibraryLoaded = library;
+    return library;
+  });
   return qpdfLibraryLoading;
 }
 
@@ -214,36 +235,50 @@ async function loadQpdfLibrary(): Promise<QpdfLibrary | undefined> {
     releaseLogger([logger]);
     const run = library.func('int qpdfjob_run_from_argv(const char **argv)');
     let queue: Promise<unknown> = Promise.resolve();
+    // Checks asked for and not yet answered; the first starts at once, the others after it, in turn.
+    let asked = 0;
+    let running = 0;
+    const start = (file: string) =>
+      new Promise<number>((resolve, reject) => {
+        running += 1;
+        run.async(['qpdf', '--check', file, null], (error: unknown, status: number) => {
+          running -= 1;
+          if (error) reject(error);
+          else resolve(status);
+        });
+      });
     return {
       check: (file) => {
-        const checked = queue.then(
-          () =>
-            new Promise<number>((resolve, reject) => {
-              run.async(['qpdf', '--check', file, null], (error: unknown, status: number) => {
-                if (error) reject(error);
-                else resolve(status);
-              });
-            }),
-        );
-        queue = checked.catch(() => undefined);
+        const checked = asked === 0 ? start(file) : queue.then(() => start(file));
+        asked += 1;
+        queue = checked
+          .catch(() => undefined)
+          .finally(() => {
+            asked -= 1;
+          });
         return checked;
       },
+      running: () => running,
     };
   } catch {
     return undefined;
   }
 }
 
-/** {@link pdfProblem} for bytes in memory, written for qpdf to a temporary file of their own. */
+/**
+ * {@link pdfProblem} for bytes in memory, written for qpdf to a temporary file of their own. The file
+ * is written before this returns, and qpdf's check started when its library is loaded and idle, so
+ * that the check runs while the caller goes on with work of its own on this thread.
+ */
 export async function pdfBytesProblem(
   bytes: Uint8Array,
   expected: { kind: ArtifactKind; pages?: number | undefined },
   log?: (line: string) => void,
 ): Promise<string | undefined> {
-  const folder = await mkdtemp(path.join(os.tmpdir(), 'briefing-pack-verify-'));
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'briefing-pack-verify-'));
   try {
     const file = path.join(folder, 'document.pdf');
-    await writeFile(file, bytes);
+    writeFileSync(file, bytes);
     return await pdfProblem(file, bytes, expected, log);
   } finally {
     await rm(folder, { recursive: true, force: true });
