@@ -5,7 +5,7 @@
  * test controls.
  */
 import { describe, expect, it } from 'vitest';
-import type { BrowserSession } from '../pipeline/lib/browser.ts';
+import { type BrowserSession, unlessAborted } from '../pipeline/lib/browser.ts';
 import { BrowserPool } from '../pipeline/lib/browser-pool.ts';
 
 /** A browser that starts when the test says, and records whether it was closed or killed. */
@@ -77,5 +77,23 @@ describe('the browser pool', () => {
       await pool[end]();
       expect(browser.ended).toEqual([end === 'close' ? 'closed' : 'killed']);
     }
+  });
+});
+
+describe('unlessAborted: a protocol call of a browser killed while it starts', () => {
+  it('rejects when the build stops, though the call never settles', async () => {
+    const aborter = new AbortController();
+    const waiting = unlessAborted(new Promise<string>(() => undefined), aborter.signal);
+    aborter.abort();
+    await expect(waiting).rejects.toThrow('The browser was stopped while it started');
+  });
+
+  it('rejects at once when the build has stopped already, and passes on an answer otherwise', async () => {
+    const stopped = AbortSignal.abort();
+    await expect(unlessAborted(Promise.resolve('Chromium'), stopped)).rejects.toThrow(/stopped/);
+    await expect(unlessAborted(Promise.resolve('Chromium'), new AbortController().signal)).resolves.toBe(
+      'Chromium',
+    );
+    await expect(unlessAborted(Promise.reject(new Error('no')), undefined)).rejects.toThrow('no');
   });
 });

@@ -168,7 +168,7 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
   const removeProfile = () => rm(profile, { recursive: true, force: true, maxRetries: 3 });
   let browser: Browser;
   try {
-    browser = await puppeteer.launch({
+    const launching = puppeteer.launch({
       executablePath: found.executablePath,
       headless: true,
       // Over a pipe, not a port: nothing listens on the network, and Chromium exits when we do.
@@ -181,6 +181,14 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
       handleSIGHUP: false,
       signal: options.signal,
     } as Parameters<typeof puppeteer.launch>[0]);
+    // A browser that starts all the same after the build stopped waiting is killed (its group too).
+    launching.then(
+      (started) => {
+        if (options.signal?.aborted) killGroup(started);
+      },
+      () => undefined,
+    );
+    browser = await unlessAborted(launching, options.signal);
   } catch (cause) {
     await removeProfile();
     throw new EnvironmentError(
@@ -192,30 +200,33 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
   // pipe closing, but leaves the stream's 'error' unhandled, which would end the whole process.
   for (const stream of browser.process()?.stdio ?? []) stream?.on('error', () => undefined);
   const kill = async () => {
-    const pid = browser.process()?.pid;
-    // Puppeteer starts Chromium as the leader of its own process group: take the whole group down.
-    if (pid) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        browser.process()?.kill('SIGKILL');
-      }
-    }
+    killGroup(browser);
     await browser.disconnect().catch(() => undefined);
     await removeProfile();
   };
-  const version = describeVersion(await browser.version(), found.executablePath);
+  let version: string;
+  try {
+    version = describeVersion(await unlessAborted(browser.version(), options.signal), found.executablePath);
+  } catch (cause) {
+    await kill();
+    throw cause;
+  }
   return {
     browser,
     version,
     found,
     idlePages: [],
     close: async () => {
-      // A browser that does not close within seconds is killed, so no process outlives the build.
+      // A browser that does not close within seconds is killed, so no process outlives the build. The
+      // timer keeps Node running meanwhile: a close that never settles must not end the build early.
+      let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         browser.close().catch(() => undefined),
-        new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref()),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 5_000);
+        }),
       ]);
+      clearTimeout(timer);
       // Closed or not, what is left of its process group goes too: Chromium's main process exits
       // without a renderer that stopped answering, and a renderer left behind keeps Chromium's stderr
       // open, and with it this process, for ever.
@@ -223,6 +234,36 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
     },
     kill,
   };
+}
+
+/** Kills a launched browser at once: puppeteer starts Chromium as the leader of its own process group. */
+function killGroup(browser: Browser): void {
+  const pid = browser.process()?.pid;
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    browser.process()?.kill('SIGKILL');
+  }
+}
+
+/**
+ * `work`, or a rejection as soon as `signal` aborts. A protocol call in flight when the browser is
+ * killed does not always settle (puppeteer 24, over a pipe: 2 of 10 tries hung), and a build stopped
+ * while its browser started would wait on it for ever; with nothing else to do, Node then ends with
+ * exit code 13 ("unsettled top-level await") instead of the build's own.
+ */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(new Error('The browser was stopped while it started'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('The browser was stopped while it started'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** How long a remote browser has to answer the connection, in milliseconds. */
