@@ -11,6 +11,7 @@ import path from 'node:path';
 import { unzipSync } from 'fflate';
 import type { VFile } from 'vfile';
 import { BuildInterrupted } from './lib/browser-pool.ts';
+import { Folders } from './lib/build-cache.ts';
 import { EnvironmentError } from './lib/errors.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
 import { stagingPath } from './lib/output-folder.ts';
@@ -145,12 +146,13 @@ export async function writeOutput(files: BuildFiles, options: WriteOutputOptions
       throw writeFailure(path.basename(staging), cause);
     });
     const sums: string[] = [];
+    const folders = new Folders();
     for (const output of [...files.outputs].sort((a, b) => a.path.localeCompare(b.path))) {
       throwIfInterrupted(options.signal, `writing ${output.path}`);
       const target = path.join(staging, output.path);
       const bytes = toBytes(output);
       try {
-        await mkdir(path.dirname(target), { recursive: true });
+        await folders.make(path.dirname(target));
         await writeFile(target, bytes);
       } catch (cause) {
         throw writeFailure(output.path, cause);

@@ -2,10 +2,10 @@
  * Pruning the build cache: entries unused for two weeks go, with their PDF; entries a build reads are
  * touched, so a prune that runs while the build goes on never takes one it uses.
  */
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BuildCache } from '../pipeline/lib/build-cache.ts';
+import { BuildCache, Folders } from '../pipeline/lib/build-cache.ts';
 import { temporaryFolder } from './helpers.ts';
 
 const day = 24 * 3600 * 1000;
@@ -52,6 +52,48 @@ describe('BuildCache.prune', () => {
         'pdf/ac/ac-read.json',
         'pdf/ac/ac-read.pdf',
       ]);
+    } finally {
+      await tmp.remove();
+    }
+  });
+});
+
+describe('Folders and BuildCache.put', () => {
+  it('makes each folder once, and again only once told to forget', async () => {
+    const tmp = await temporaryFolder('briefing-pack-folders-');
+    try {
+      const folders = new Folders();
+      const folder = path.join(tmp.dir, 'a', 'b');
+      await folders.make(folder);
+      expect((await stat(folder)).isDirectory()).toBe(true);
+      await rm(folder, { recursive: true });
+      // Made once: not asked of the file system again.
+      await folders.make(folder);
+      await expect(stat(folder)).rejects.toThrow();
+      folders.forget();
+      await folders.make(folder);
+      expect((await stat(folder)).isDirectory()).toBe(true);
+    } finally {
+      await tmp.remove();
+    }
+  });
+
+  it('stores entries again after its folder is removed while a build runs', async () => {
+    const tmp = await temporaryFolder('briefing-pack-put-');
+    try {
+      const cache = new BuildCache(tmp.dir);
+      const pdf = {
+        bytes: new Uint8Array([37, 80, 68, 70]),
+        browserVersion: 'Chromium 1',
+        artifact: { kind: 'briefing-pdf' as const, pages: 1 },
+      };
+      await cache.put('aa-first', pdf);
+      expect(await cache.get('aa-first')).toBeDefined();
+      await rm(tmp.dir, { recursive: true });
+      // This one is lost (a miss for the next build); the next is stored.
+      await cache.put('aa-second', pdf);
+      await cache.put('aa-third', pdf);
+      expect(await cache.get('aa-third')).toBeDefined();
     } finally {
       await tmp.remove();
     }

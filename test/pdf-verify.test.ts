@@ -1,9 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pdfBytesProblem, pdfProblem, qpdfChecksRunning, qpdfLibrary } from '../pipeline/lib/pdf-verify.ts';
+import {
+  pdfBytesProblem,
+  pdfProblem,
+  qpdfChecksRunning,
+  qpdfLibrary,
+  qpdfScratchFolder,
+} from '../pipeline/lib/pdf-verify.ts';
 import { temporaryFolder } from './helpers.ts';
 
 let folder: Awaited<ReturnType<typeof temporaryFolder>>;
@@ -95,6 +101,20 @@ describe('pdfProblem', () => {
     expect(qpdfChecksRunning()).toBe(1);
     expect(await Promise.all(checks)).toEqual([undefined, undefined]);
     expect(qpdfChecksRunning()).toBe(0);
+  });
+
+  it('writes the bytes for qpdf into one folder of its own, leaves no file there, and makes it again if removed', async () => {
+    expect(await pdfBytesProblem(good, { kind: 'pack-pdf' })).toBeUndefined();
+    const scratch = qpdfScratchFolder() as string;
+    expect(scratch).toBeDefined();
+    expect(await pdfBytesProblem(good, { kind: 'pack-pdf' })).toBeUndefined();
+    // The same folder for every check, empty once each is done.
+    expect(qpdfScratchFolder()).toBe(scratch);
+    expect(await readdir(scratch)).toEqual([]);
+    await rm(scratch, { recursive: true });
+    expect(await pdfBytesProblem(good, { kind: 'pack-pdf' })).toBeUndefined();
+    expect(qpdfScratchFolder()).not.toBe(scratch);
+    expect(await readdir(qpdfScratchFolder() as string)).toEqual([]);
   });
 
   it('checks the page count and the strict parse before qpdf', async () => {

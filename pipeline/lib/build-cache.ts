@@ -178,8 +178,29 @@ export async function writeAtomically(file: string, bytes: Uint8Array | string):
   await rename(temporary, file);
 }
 
+/**
+ * Makes folders (`mkdir -p`), each once: a build writes hundreds of files into a few folders, and each
+ * `mkdir` is a system call (and a trip to Node's thread pool) that finds the folder there.
+ */
+export class Folders {
+  private readonly made = new Set<string>();
+
+  async make(folder: string): Promise<void> {
+    if (this.made.has(folder)) return;
+    await mkdir(folder, { recursive: true });
+    this.made.add(folder);
+  }
+
+  /** Forgets every folder made: after a write failed (a folder may have been removed since). */
+  forget(): void {
+    this.made.clear();
+  }
+}
+
 /** The cache folder. Every failure to read or write it is a miss, never a failed build. */
 export class BuildCache {
+  private readonly folders = new Folders();
+
   constructor(readonly dir: string) {}
 
   private entryPath(key: string): string {
@@ -229,7 +250,7 @@ export class BuildCache {
   async put(key: string, pdf: CachedPdf): Promise<void> {
     const base = this.entryPath(key);
     try {
-      await mkdir(path.dirname(base), { recursive: true });
+      await this.folders.make(path.dirname(base));
       const { cached: _cached, verified: _verified, ...artifact } = pdf.artifact;
       const meta: EntryMeta = {
         sha256: sha256(pdf.bytes),
@@ -240,6 +261,7 @@ export class BuildCache {
       await writeAtomically(`${base}.json`, JSON.stringify(meta));
     } catch {
       // A cache that cannot be written only makes the next build slower.
+      this.folders.forget();
     }
   }
 

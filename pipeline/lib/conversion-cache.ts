@@ -13,12 +13,12 @@
  * digest when read (a damaged entry is a miss), and the folder is safe to delete.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, utimes } from 'node:fs/promises';
+import { readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { VFile } from 'vfile';
 import type { VFileMessage } from 'vfile-message';
 import { loadImage } from './assets.ts';
-import { conversionFolder, writeAtomically } from './build-cache.ts';
+import { conversionFolder, Folders, writeAtomically } from './build-cache.ts';
 import { warning } from './messages.ts';
 import type { Asset, Content, ImageRead } from './model.ts';
 
@@ -43,6 +43,7 @@ function sha256(text: string): string {
 /** The converted briefings of earlier builds, in the build cache's folder. */
 export class ConversionCache {
   private readonly writes: Promise<void>[] = [];
+  private readonly folders = new Folders();
   /** Briefings taken from the cache in this build. */
   reused = 0;
   /** Briefings not found in the cache (converted afresh) in this build. */
@@ -130,10 +131,11 @@ export class ConversionCache {
     const entryPath = this.entryPath(this.key(file));
     const write = async () => {
       try {
-        await mkdir(path.dirname(entryPath), { recursive: true });
+        await this.folders.make(path.dirname(entryPath));
         await writeAtomically(entryPath, `${sha256(payload)}\n${payload}`);
       } catch {
         // A cache that cannot be written only makes the next build slower.
+        this.folders.forget();
       }
     };
     this.writes.push(write());

@@ -5,7 +5,7 @@
  * each file as written has the digest of the bytes verified.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -265,6 +265,39 @@ async function loadQpdfLibrary(): Promise<QpdfLibrary | undefined> {
   }
 }
 
+/** The folder of this process's files for qpdf (made on first use, removed when the process exits). */
+let verifyFolder: string | undefined;
+let verifyFiles = 0;
+
+/**
+ * A new file in this process's folder for qpdf, holding `bytes`. One folder for every check: making
+ * and removing a folder per PDF cost 4 system calls more each (over 800 for the 202 PDFs of 100
+ * briefings), and system calls are dear on a virtual machine. A folder removed under a running build
+ * is made again.
+ */
+function writeForQpdf(bytes: Uint8Array): string {
+  for (let attempt = 0; ; attempt++) {
+    if (verifyFolder === undefined) {
+      const folder = mkdtempSync(path.join(os.tmpdir(), 'briefing-pack-verify-'));
+      verifyFolder = folder;
+      process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+    }
+    const file = path.join(verifyFolder, `${++verifyFiles}.pdf`);
+    try {
+      writeFileSync(file, bytes);
+      return file;
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw cause;
+      verifyFolder = undefined;
+    }
+  }
+}
+
+/** This process's folder of files for qpdf, once made: each file is removed once checked. */
+export function qpdfScratchFolder(): string | undefined {
+  return verifyFolder;
+}
+
 /**
  * {@link pdfProblem} for bytes in memory, written for qpdf to a temporary file of their own. The file
  * is written before this returns, and qpdf's check started when its library is loaded and idle, so
@@ -275,12 +308,10 @@ export async function pdfBytesProblem(
   expected: { kind: ArtifactKind; pages?: number | undefined },
   log?: (line: string) => void,
 ): Promise<string | undefined> {
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'briefing-pack-verify-'));
+  const file = writeForQpdf(bytes);
   try {
-    const file = path.join(folder, 'document.pdf');
-    writeFileSync(file, bytes);
     return await pdfProblem(file, bytes, expected, log);
   } finally {
-    await rm(folder, { recursive: true, force: true });
+    await rm(file, { force: true });
   }
 }
