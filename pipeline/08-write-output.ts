@@ -159,14 +159,19 @@ export async function writeOutput(files: BuildFiles, options: WriteOutputOptions
       }
       sums.push(`${sha256(bytes)}  ${output.path}`);
     }
-    await options.checks;
+    // The files as written are read back and matched with their digests while the last checks run
+    // (qpdf on the pack, in a one-edit rebuild the longest step); a failed check is reported first.
+    const readBack = checkWritten(staging, manifest);
+    const [checked, written] = await Promise.allSettled([options.checks, readBack]);
+    if (checked.status === 'rejected') throw checked.reason;
+    if (written.status === 'rejected') throw written.reason;
     // PDFs verified once post-processed, or when first built for those from the cache.
     const verified = new Set(
       files.outputs
         .filter((output) => output.data.artifact?.verified || output.data.artifact?.cached)
         .map((output) => output.path),
     );
-    await verifyStaged(staging, manifest, verified, options.log);
+    await verifyStagedPdfs(staging, manifest, verified, options.log);
     try {
       await writeFile(path.join(staging, 'SHA256SUMS'), `${sums.join('\n')}\n`);
       await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -182,34 +187,51 @@ export async function writeOutput(files: BuildFiles, options: WriteOutputOptions
   return manifest;
 }
 
+/** The staged artifact `artifact`, and how to say what is wrong with it. */
+function staged(staging: string, artifact: ManifestArtifact) {
+  return {
+    file: path.join(staging, artifact.path),
+    fail: (why: string) => new Error(`\`${artifact.path}\` as written ${why}`),
+  };
+}
+
 /**
- * Verifies the staged artifacts as written to disk: each file's hash; every PDF parsed strictly by
- * pdf-lib with the page count of the manifest (one page for a brief) and checked by `qpdf --check`
- * when qpdf is installed — unless those bytes were verified already, as each PDF is once
- * post-processed (or when it was first built, for one from the cache), in which case the matching
- * digest says the same; and the EPUB's zip with `mimetype` first.
+ * Reads back each staged artifact as written to disk: the file's size and hash must be those of the
+ * manifest, and the EPUB's zip must have `mimetype` first.
  */
-async function verifyStaged(
+async function checkWritten(staging: string, manifest: Manifest): Promise<void> {
+  await mapWithConcurrency(manifest.artifacts, 2, async (artifact) => {
+    const { file, fail } = staged(staging, artifact);
+    const bytes = new Uint8Array(await readFile(file));
+    if (bytes.length !== artifact.bytes || sha256(bytes) !== artifact.sha256)
+      throw fail('does not match what was built');
+    if (artifact.kind === 'epub') {
+      const names = Object.keys(unzipSync(bytes));
+      if (names[0] !== 'mimetype') throw fail('does not start with `mimetype`');
+    }
+  });
+}
+
+/**
+ * Verifies each staged PDF whose bytes were not verified already (each PDF is, once post-processed,
+ * or when it was first built for one from the cache; the matching digest says the same of the file):
+ * parsed strictly by pdf-lib with the page count of the manifest (one page for a brief) and checked
+ * by `qpdf --check` when qpdf is installed.
+ */
+async function verifyStagedPdfs(
   staging: string,
   manifest: Manifest,
   verified: ReadonlySet<string>,
   log?: (line: string) => void,
 ): Promise<void> {
   qpdfAvailable(log);
-  await mapWithConcurrency(manifest.artifacts, 2, async (artifact) => {
-    const file = path.join(staging, artifact.path);
-    const fail = (why: string) => new Error(`\`${artifact.path}\` as written ${why}`);
-    const bytes = new Uint8Array(await readFile(file));
-    if (bytes.length !== artifact.bytes || sha256(bytes) !== artifact.sha256)
-      throw fail('does not match what was built');
-    if (artifact.kind.endsWith('pdf') && !verified.has(artifact.path)) {
-      const problem = await pdfProblem(file, bytes, artifact, log);
-      if (problem) throw fail(problem);
-    }
-    if (artifact.kind === 'epub') {
-      const names = Object.keys(unzipSync(bytes));
-      if (names[0] !== 'mimetype') throw fail('does not start with `mimetype`');
-    }
+  const unverified = manifest.artifacts.filter(
+    (artifact) => artifact.kind.endsWith('pdf') && !verified.has(artifact.path),
+  );
+  await mapWithConcurrency(unverified, 2, async (artifact) => {
+    const { file, fail } = staged(staging, artifact);
+    const problem = await pdfProblem(file, new Uint8Array(await readFile(file)), artifact, log);
+    if (problem) throw fail(problem);
   });
 }
 

@@ -117,6 +117,24 @@ describe('writeOutput', () => {
     expect(await readdir(folder.dir)).toEqual(['dist']);
   });
 
+  it('refuses to swap in a file whose bytes on disk are not what was built', async () => {
+    const outDir = path.join(folder.dir, 'dist');
+    await mkdir(outDir);
+    await writeFile(path.join(outDir, 'pack.pdf'), 'old');
+    const bytes = await pdf(1, 'pack');
+    const output = new VFile({
+      path: 'pack.pdf',
+      value: bytes,
+      data: { artifact: { kind: 'pack-pdf', pages: 1 } },
+    });
+    const writing = writeOutput(build([output]), options(outDir));
+    // The manifest took its digest when the write began; the bytes change before they reach the disk.
+    bytes[bytes.length - 2] = (bytes[bytes.length - 2] ?? 0) ^ 1;
+    await expect(writing).rejects.toThrow('`pack.pdf` as written does not match what was built');
+    expect(await readdir(outDir)).toEqual(['pack.pdf']);
+    expect(await readdir(folder.dir)).toEqual(['dist']);
+  });
+
   it('leaves the previous output exactly as it was when writing fails', async () => {
     const outDir = path.join(folder.dir, 'dist');
     await mkdir(outDir);
