@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { VFile } from 'vfile';
 import type { Manifest } from './08-write-output.ts';
 import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
-import { lookUpDocuments, openCache, printable, storeDocuments } from './lib/build-cache.ts';
+import { lookUpDocuments, openCache, printable, recordBuild, storeDocument } from './lib/build-cache.ts';
 import type { ConversionCache } from './lib/conversion-cache.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
@@ -134,6 +134,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   let parallel: ParallelBodyChecks | undefined;
   let conversions: ConversionCache | undefined;
   let pruning: Promise<void> | undefined;
+  // Each PDF goes into the cache once verified, while the rest print.
+  const storing: Promise<void>[] = [];
   try {
     sourceDateEpoch();
     // A build whose inputs and output are as the last build left them stops here: no browser, no writes.
@@ -307,6 +309,13 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
                 // Awaited below; a failure here must not go unhandled while printing goes on.
                 done.catch(() => undefined);
                 postProcessing.push(done);
+                if (cache)
+                  storing.push(
+                    done.then(
+                      () => storeDocument(cache, output, lookup.keys, browserVersion),
+                      () => undefined,
+                    ),
+                  );
               });
               saved.catch(() => undefined);
               saving.push(saved);
@@ -356,7 +365,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     if (cache) {
       await stage('cache-store', async () => {
         await conversions?.flush();
-        await storeDocuments(cache, outDir, printed, lookup.keys, browserVersion, frontPages);
+        await Promise.all(storing);
+        await recordBuild(cache, outDir, frontPages);
         await pruning;
       });
     }
@@ -373,7 +383,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     // A failed build's browser is killed (and one still starting stopped), not closed: it has nothing to save.
     await (result.exitCode === ExitCode.ok ? pool?.close() : pool?.kill());
     await pruning?.catch(() => undefined);
-    // A failed build still keeps the briefings it converted.
+    // A failed build still keeps the PDFs it verified and the briefings it converted.
+    await Promise.all(storing);
     await conversions?.flush();
     await release?.();
   }

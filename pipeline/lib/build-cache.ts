@@ -556,22 +556,27 @@ export async function lookUpDocuments(
 }
 
 /**
- * After a successful build: stores the PDFs it printed and records its inputs against the output. (The
- * build prunes the cache itself, with {@link BuildCache.prune}, while its last checks run.)
+ * Stores a printed PDF once post-processed and verified (the build stores each as soon as its checks
+ * pass, while the browser prints the rest, not all at the end), under its key; one without a key is
+ * not stored.
  */
-export async function storeDocuments(
+export async function storeDocument(
   cache: OpenCache,
-  outDir: string,
-  printed: readonly VFile[],
+  output: VFile,
   keys: ReadonlyMap<string, string>,
   browserVersion: string,
-  frontPages?: number,
 ): Promise<void> {
-  for (const output of printed) {
-    const key = keys.get(output.path);
-    const artifact = output.data.artifact;
-    if (!key || !artifact || !(output.value instanceof Uint8Array)) continue;
-    await cache.store.put(key, { bytes: output.value, artifact, browserVersion });
-  }
+  const key = keys.get(output.path);
+  const artifact = output.data.artifact;
+  if (!key || !artifact || !(output.value instanceof Uint8Array)) return;
+  await cache.store.put(key, { bytes: output.value, artifact, browserVersion });
+}
+
+/**
+ * After a successful build: records its inputs against the output, so that the next build with the
+ * same inputs finds it up to date. (The build prunes the cache itself, with {@link BuildCache.prune},
+ * while its last checks run.)
+ */
+export async function recordBuild(cache: OpenCache, outDir: string, frontPages?: number): Promise<void> {
   if (cache.inputs) await cache.store.recordOutput(outDir, cache.inputs, frontPages);
 }
