@@ -11,6 +11,8 @@ import {
   documentOrigin,
   loadDocument,
   openBrowser,
+  printOptions,
+  printPage,
   quietBrowserArgs,
 } from '../pipeline/lib/browser.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
@@ -255,5 +257,57 @@ describe('closing the browser', () => {
     while ((await runningInGroup(group)).length > 0 && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await runningInGroup(group)).toEqual([]);
+  });
+});
+
+describe('printPage', () => {
+  /** A PDF's bytes without the time Chromium printed it at (the only part two prints differ in). */
+  const undated = (bytes: Uint8Array) =>
+    Buffer.from(bytes)
+      .toString('latin1')
+      .replace(/\/(CreationDate|ModDate) \(D:[^)]*\)/g, '/$1 ()');
+
+  it('prints the same PDF as puppeteer’s page.pdf with the same settings, in one call', async () => {
+    const css = '@page { size: A5; margin: 12mm } h1 { font-size: 20pt } p { background: #eee }';
+    const html = page(
+      `<style>${css}</style>`,
+      `<h1>A heading</h1><p>${'Some text to lay out. '.repeat(400)}</p><h2 id="later">Later</h2>`,
+    );
+    const loaded = await loadDocument(session, {
+      documentPath: 'document.html',
+      resolve: (name) => (name === 'document.html' ? { contentType: 'text/html', body: html } : undefined),
+    });
+    try {
+      const direct = await loaded.print();
+      const viaPuppeteer = await loaded.page.pdf({ ...printOptions, timeout: 30_000 });
+      expect(direct).toBeInstanceOf(Uint8Array);
+      expect(undated(direct)).toBe(undated(viaPuppeteer));
+      // Several pages of A5 (the CSS's size, not the default Letter), tagged, with an outline.
+      expect(undated(direct)).toContain('/MediaBox [0 0 420 594.95996]');
+      expect(undated(direct)).toContain('/StructTreeRoot');
+      expect(undated(direct)).toContain('/Outlines');
+    } finally {
+      await loaded.close();
+    }
+  });
+
+  it('gives up on a print that does not finish within its time', async () => {
+    const hung = { _client: () => ({ send: () => new Promise(() => undefined) }) };
+    await expect(printPage(hung as unknown as Parameters<typeof printPage>[0], 50)).rejects.toThrow(
+      'Printing did not finish within 50 ms',
+    );
+  });
+
+  it('prints through page.pdf where puppeteer does not expose the page’s session', async () => {
+    const asked: unknown[] = [];
+    const fake = {
+      pdf: async (options: unknown) => {
+        asked.push(options);
+        return new Uint8Array([37, 80, 68, 70]);
+      },
+    };
+    const bytes = await printPage(fake as unknown as Parameters<typeof printPage>[0], 5_000);
+    expect([...bytes]).toEqual([37, 80, 68, 70]);
+    expect(asked).toEqual([{ ...printOptions, timeout: 5_000 }]);
   });
 });
