@@ -100,7 +100,7 @@ if (command === 'test') {
 }
 
 /** Bumped when the way the bundle is made changes, so old bundles are not reused. */
-const bundleFormat = 7;
+const bundleFormat = 8;
 
 /** A digest of everything the `check` bundle is made from: the pipeline's sources and the dependencies. */
 function bundleKey() {
@@ -151,11 +151,16 @@ async function bundledCli() {
         platform: 'node',
         target: 'node20',
         sourcemap: 'linked',
-        // Only `build` loads these, through `import()`; they stay in node_modules. pdf-lib, LiquidJS
-        // and fflate are bundled instead, into chunks only `build` loads: importing pdf-lib's hundreds
-        // of CommonJS files took Node 0.2 s, the three 0.3 s, and a build of 100 briefings paused
-        // 0.5-0.75 s before its templates to load the build's modules (under 0.2 s bundled).
-        external: ['puppeteer', 'pdfjs-dist', 'koffi'],
+        // Only `build` loads these, through `import()`; they stay in node_modules: pdf.js (its worker is
+        // found beside it), koffi (a native module), proxy-agent (puppeteer's downloads only; its PAC
+        // engine looks for a WebAssembly file beside itself), cosmiconfig (puppeteer's configuration
+        // files; it finds its caller by `__filename`, which a bundle lacks) and ws's optional native
+        // helpers. pdf-lib, LiquidJS, fflate and puppeteer are bundled instead, into chunks only `build`
+        // loads: importing pdf-lib's hundreds of CommonJS files took Node 0.2 s, the three 0.3 s, and a
+        // build of 100 briefings paused 0.5-0.75 s before its templates to load the build's modules
+        // (under 0.2 s bundled); puppeteer's took 0.21 s (0.07 s bundled), on the thread that lays the
+        // documents out while the browser starts.
+        external: ['pdfjs-dist', 'koffi', 'proxy-agent', 'cosmiconfig', 'bufferutil', 'utf-8-validate'],
         // CommonJS modules (yaml, the compiled validators) call `require`, which an ES module lacks.
         banner: {
           js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
