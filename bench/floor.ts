@@ -17,7 +17,9 @@
  * the templates make them (placeholder page numbers, briefs at `fit-0`), which prints the same pages
  * as long as the briefs fit at their first step. With `--built`, each PDF's page count is checked
  * against the manifest afterwards (untimed), and the page each briefing starts on in the pack against
-the built pack, so a floor that printed something else is caught.
+ * the built pack, so a floor that printed something else is caught. A pack of more briefings than one
+ * part holds is printed as the build prints it, in parts (`pipeline/lib/pack-parts.ts`), each with the
+ * page numbers it has in the built pack; the floor does not join them (the build does, in Node).
  *
  * Timed: `puppeteer.launch`, opening the pages, printing every document, closing the browser.
  */
@@ -29,7 +31,7 @@ import puppeteer, { type Browser, type HTTPRequest, type Page } from 'puppeteer'
 import { readSource } from '../pipeline/01-read-source.ts';
 import { validateSource } from '../pipeline/02-validate-source.ts';
 import { convertMarkdown } from '../pipeline/03-convert-markdown.ts';
-import { applyTemplates } from '../pipeline/04-apply-templates.ts';
+import { applyTemplates, briefingAnchor } from '../pipeline/04-apply-templates.ts';
 import { sharedResources } from '../pipeline/05-print-pdfs.ts';
 import {
   defaultConcurrency,
@@ -41,6 +43,7 @@ import {
 } from '../pipeline/lib/browser.ts';
 import { findBrowser } from '../pipeline/lib/find-browser.ts';
 import { countErrors } from '../pipeline/lib/messages.ts';
+import { splitPack } from '../pipeline/lib/pack-parts.ts';
 import { loadPdf, namedDestinationPages } from '../pipeline/lib/pdf-read.ts';
 import { mapWithConcurrency } from '../pipeline/lib/pool.ts';
 
@@ -136,15 +139,38 @@ function finalHtml(target: string | undefined, documentPath: string, html: strin
   return html;
 }
 
+/** Each part of the pack (where it is printed in parts): its first page in the whole, its briefings. */
+const partFirstPages = new Map<string, { first: number; anchors: Set<string> }>();
+
+/**
+ * The documents the build prints for a document: the pack of many briefings in parts
+ * (`pipeline/lib/pack-parts.ts`), each numbered as in the built pack; any other, as it is.
+ */
+function finalDocuments(document: (typeof files.documents)[number]): FloorDocument[] {
+  const target = document.data.document?.target;
+  const html = String(document.value);
+  const pageCss = document.data.pageCss ?? '';
+  const anchors = (files.pack.data.pack?.briefingIds ?? []).map(briefingAnchor);
+  const parts = target === 'pack' ? splitPack(html, pageCss, anchors) : undefined;
+  if (!parts) return [{ path: document.path, html: finalHtml(target, document.path, html), pageCss }];
+  const starts = anchors.map((anchor) => packPages?.get(anchor) ?? 0);
+  const total = builtPdf.get('pack.pdf')?.pages ?? 0;
+  return parts.parts.map((held, index) => {
+    const first = index === 0 ? 1 : (starts[held[0] ?? 0] ?? 1);
+    const path = `pack.part-${index + 1}.html`;
+    partFirstPages.set(path.replace(/\.html$/, '.pdf'), {
+      first,
+      anchors: new Set(held.map((briefing) => anchors[briefing] ?? '')),
+    });
+    return { path, html: parts.html(index, starts), pageCss: parts.css(first || 1, total) };
+  });
+}
+
 const documents: FloorDocument[] = files.documents
   .filter((document) => document.data.document?.target !== 'epub')
+  .flatMap(finalDocuments)
   // The build's order: the longest first.
-  .sort((a, b) => String(b.value).length - String(a.value).length)
-  .map((document) => ({
-    path: document.path,
-    html: finalHtml(document.data.document?.target, document.path, String(document.value)),
-    pageCss: document.data.pageCss ?? '',
-  }));
+  .sort((a, b) => b.html.length - a.html.length);
 const prepareMs = performance.now() - prepareStarted;
 
 // Timed from here: launch, print each document once, close.
@@ -232,11 +258,25 @@ try {
 
 // Untimed: count the pages and compare them with the build's; in the pack, where each briefing starts too.
 let pages = 0;
+let partPages = 0;
 const pageMismatches: string[] = [];
 for (const [pdfPath, bytes] of pdfs) {
   const pdf = await loadPdf(bytes);
   const count = pdf.getPageCount();
   pages += count;
+  const part = partFirstPages.get(pdfPath);
+  if (part) {
+    // A part of the pack: its briefings must start where they do in the built pack.
+    partPages += count;
+    if (!packPages) continue;
+    const starts = namedDestinationPages(pdf);
+    for (const anchor of part.anchors) {
+      const page = (starts.get(anchor) ?? 0) - 1 + part.first;
+      if (page !== packPages.get(anchor))
+        pageMismatches.push(`${pdfPath}: #${anchor} on page ${page}, built ${packPages.get(anchor)}`);
+    }
+    continue;
+  }
   const expected = builtPdf.get(pdfPath)?.pages;
   if (values.built && expected !== count)
     pageMismatches.push(`${pdfPath}: ${count} pages, built ${expected}`);
@@ -248,6 +288,9 @@ for (const [pdfPath, bytes] of pdfs) {
     }
   }
 }
+const builtPack = builtPdf.get('pack.pdf')?.pages;
+if (values.built && partFirstPages.size > 0 && partPages !== builtPack)
+  pageMismatches.push(`pack.pdf in ${partFirstPages.size} parts: ${partPages} pages, built ${builtPack}`);
 
 const result: FloorResult = {
   browser: version,

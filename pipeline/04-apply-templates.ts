@@ -28,6 +28,11 @@ export function templateAsset(name: string): string {
   return readFileSync(`${templatesDir}/${name}`, 'utf8');
 }
 
+/** The id of a briefing's article in the pack (the contents link to it). */
+export function briefingAnchor(id: string): string {
+  return `briefing-${id}`;
+}
+
 /** What every template sees of the pack. */
 function packView(pack: Pack) {
   return {
@@ -52,7 +57,7 @@ function briefingView(file: VFile, index: number, format: 'html' | 'xhtml') {
   return {
     id: meta.id,
     number: index + 1,
-    anchor: `briefing-${meta.id}`,
+    anchor: briefingAnchor(meta.id),
     href: `b-${meta.id}.xhtml`,
     title: meta.title,
     date: meta.date,

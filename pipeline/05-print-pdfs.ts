@@ -3,26 +3,37 @@
  *
  * - The pack is printed, the page of each briefing is read back from the named destinations Chromium
  *   writes for linked anchors, the numbers are written into the contents, and it is printed again
- *   (until the numbers hold, at most three passes).
+ *   (until the numbers hold, at most three passes). A pack of more briefings than a part holds is
+ *   printed in parts, each kept in the build cache, and joined (`lib/pack-parts.ts`).
  * - The one-page brief steps down its fit ladder until it prints on one page; if even the tightest
  *   step needs more, the build fails naming what to shorten.
  */
+import type { PDFDocument } from 'pdf-lib';
 import { VFile } from 'vfile';
-import { templateAsset } from './04-apply-templates.ts';
+import { briefingAnchor, templateAsset } from './04-apply-templates.ts';
 import { briefFitLevels, briefTextBlockPx } from './lib/brief-layout.ts';
-import { type LoadedPage, loadDocument, type PageEmulation, type Resource } from './lib/browser.ts';
+import {
+  type BrowserSession,
+  type LoadedPage,
+  loadDocument,
+  type PageEmulation,
+  type Resource,
+} from './lib/browser.ts';
 import {
   type BrowserPool,
   BuildInterrupted,
   defaultDocumentBudgetMs,
   documentBudgetMs,
+  type Phase,
   withWatchdog,
 } from './lib/browser-pool.ts';
 import { SourceErrors, StageError } from './lib/errors.ts';
 import { facesForDocuments, fontFaceByFileName, fontFaceCss, readFontFile } from './lib/fonts.ts';
 import { error, warning } from './lib/messages.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
-import { loadPdf, namedDestinationPages, readPdf } from './lib/pdf-read.ts';
+import { type PackParts, type PartCache, splitPack } from './lib/pack-parts.ts';
+import { mergePrintedParts } from './lib/pdf-merge.ts';
+import { adoptPdf, inOneGo, loadPdf, namedDestinationPages, readPdf } from './lib/pdf-read.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 
 /** Options of {@link printPdfs}. */
@@ -45,6 +56,14 @@ export interface PrintOptions {
   frontPages?: number | undefined;
   /** Told how many pages the printed pack's cover and contents take. */
   onFrontPages?: ((pages: number) => void) | undefined;
+  /**
+   * The pages of each briefing's own PDF in the last build of the output, by briefing id: the pack in
+   * parts starts printing from them rather than wait for the briefings this build prints. A wrong
+   * guess costs another print of the parts it moved, never a wrong number.
+   */
+  guessedPages?: ReadonlyMap<string, number> | undefined;
+  /** The printed parts of the pack kept between builds (a pack of many briefings is printed in parts). */
+  partCache?: PartCache | undefined;
   /** Called with each PDF as soon as it is printed (post-processing starts while the rest print). */
   onPrinted?: ((output: VFile) => void) | undefined;
   /** Told when a document starts and when it is printed, with how many of how many are done. */
@@ -128,26 +147,60 @@ export async function printPdfs(files: BuildFiles, options: PrintOptions): Promi
     const html = String(document.value);
     tell(document, false);
     try {
+      const emulation =
+        info?.target === 'brief' || info?.target === 'briefing-brief' ? briefEmulation : undefined;
+      // Loads a document into one of the session's pages and waits for its fonts.
+      const open = async (
+        session: BrowserSession,
+        setPhase: (phase: Phase) => void,
+        body: string,
+        pageCss: string,
+      ): Promise<LoadedPage> => {
+        setPhase('load');
+        const loaded = await loadDocument(session, {
+          documentPath: 'document.html',
+          resolve: (path) => {
+            if (path === 'document.html') return { contentType: 'text/html; charset=utf-8', body };
+            if (path === 'page.css') return { contentType: 'text/css', body: pageCss };
+            return shared(path);
+          },
+          onBlocked: (url) => reportBlockedRequest(files, document, url),
+          emulation,
+        });
+        try {
+          setPhase('fonts');
+          await loaded.page.evaluate(() => window.document.fonts.ready.then(() => undefined));
+          setPhase('print');
+          return loaded;
+        } catch (cause) {
+          await loaded.close();
+          throw cause;
+        }
+      };
+      const parts =
+        info?.target === 'pack'
+          ? splitPack(html, document.data.pageCss ?? '', briefingPages.anchors())
+          : undefined;
       const result = await withWatchdog(
         options.pool,
         document.path,
         documentBudgetMs(baseBudget, html.length),
         async (session, setPhase) => {
-          const loaded = await loadDocument(session, {
-            documentPath: 'document.html',
-            resolve: (path) => {
-              if (path === 'document.html') return { contentType: 'text/html; charset=utf-8', body: html };
-              if (path === 'page.css') return { contentType: 'text/css', body: document.data.pageCss ?? '' };
-              return shared(path);
-            },
-            onBlocked: (url) => reportBlockedRequest(files, document, url),
-            emulation:
-              info?.target === 'brief' || info?.target === 'briefing-brief' ? briefEmulation : undefined,
-          });
+          // The pack in parts, unless its parts cannot be joined: then whole, as below.
+          const joined = parts
+            ? await printPackInParts(parts, {
+                open: (body, pageCss) => open(session, setPhase, body, pageCss),
+                counts: () => briefingPages.counts(),
+                guessed: () => briefingPages.guessed(options.guessedPages),
+                frontPages: options.frontPages,
+                onFrontPages: options.onFrontPages,
+                cache: options.partCache,
+                log: (line) => options.log(`${document.path}: ${line}`),
+              })
+            : undefined;
+          if (joined) return joined;
+          const loaded = await open(session, setPhase, html, document.data.pageCss ?? '');
           try {
-            setPhase('fonts');
-            await loaded.page.evaluate(() => window.document.fonts.ready.then(() => undefined));
-            setPhase('print');
             return info?.target === 'pack'
               ? await printWithPageNumbers(
                   loaded,
@@ -222,13 +275,19 @@ class BriefingPages {
     { resolve: (pages: number) => void; reject: (cause: unknown) => void }
   >();
 
+  /** The pages known now: from the cache, or printed by this build. */
+  private readonly known = new Map<string, number>();
+
   constructor(
     private readonly files: BuildFiles,
     jobs: readonly VFile[],
     known: ReadonlyMap<string, number> | undefined,
     private readonly frontHint: number | undefined,
   ) {
-    for (const [id, pages] of known ?? []) this.pages.set(id, Promise.resolve(pages));
+    for (const [id, pages] of known ?? []) {
+      this.pages.set(id, Promise.resolve(pages));
+      this.known.set(id, pages);
+    }
     for (const job of jobs) {
       const id = job.data.document?.target === 'briefing' ? job.data.document.briefingId : undefined;
       if (!id) continue;
@@ -240,11 +299,35 @@ class BriefingPages {
   }
 
   printed(id: string, pages: number): void {
+    this.known.set(id, pages);
     this.settle.get(id)?.resolve(pages);
+  }
+
+  /**
+   * The pages of each briefing in pack order as far as known now, the rest as `guesses` say (the
+   * last build's), or undefined when a briefing is neither known nor guessed.
+   */
+  guessed(guesses: ReadonlyMap<string, number> | undefined): number[] | undefined {
+    const counts = (this.files.pack.data.pack?.briefingIds ?? []).map(
+      (id) => this.known.get(id) ?? guesses?.get(id),
+    );
+    return counts.every((count) => count !== undefined) ? counts : undefined;
   }
 
   failed(id: string, cause: unknown): void {
     this.settle.get(id)?.reject(cause);
+  }
+
+  /** The anchor of each briefing of the pack, in pack order. */
+  anchors(): string[] {
+    return (this.files.pack.data.pack?.briefingIds ?? []).map(briefingAnchor);
+  }
+
+  /** The pages of each briefing's own PDF, in pack order, or undefined when one is unknown. */
+  async counts(): Promise<number[] | undefined> {
+    const ids = this.files.pack.data.pack?.briefingIds ?? [];
+    if (ids.some((id) => !this.pages.has(id))) return undefined;
+    return Promise.all(ids.map((id) => this.pages.get(id) as Promise<number>));
   }
 
   /**
@@ -258,7 +341,7 @@ class BriefingPages {
     const guessed = knownFront === undefined && this.frontHint !== undefined;
     // The cover and contents are counted first, while the last briefings may still be printing.
     const front = knownFront ?? this.frontHint ?? (await countFrontPages(loaded));
-    const counts = await Promise.all(ids.map((id) => this.pages.get(id) as Promise<number>));
+    const counts = (await this.counts()) ?? [];
     let next = front + 1;
     const pages = counts.map((count) => {
       const page = next;
@@ -370,6 +453,124 @@ async function printWithPageNumbers(
     previous = key;
     await fillContents(loaded, pages);
     bytes = await loaded.print();
+  }
+  throw new Error(`the contents' page numbers did not settle after ${maxContentsPasses} passes`);
+}
+
+/** What {@link printPackInParts} needs of the print stage. */
+interface PartPrinting {
+  /** Loads a document (its fonts ready) into one of the session's pages. */
+  open(html: string, pageCss: string): Promise<LoadedPage>;
+  /** The pages of each briefing's own PDF, in pack order, once known. */
+  counts(): Promise<number[] | undefined>;
+  /** The same, known or guessed now, if every one is. */
+  guessed(): number[] | undefined;
+  /** How many pages the cover and contents took when the pack was last printed, if known. */
+  frontPages: number | undefined;
+  onFrontPages: ((pages: number) => void) | undefined;
+  cache: PartCache | undefined;
+  log(line: string): void;
+}
+
+/**
+ * Prints the pack in parts (`lib/pack-parts.ts`) and joins them. Each part is numbered as in the whole:
+ * the briefings start where their own PDFs predict (after the cover and contents, counted once or as
+ * last time), the colophon takes one page. The joined PDF's destinations then say where each
+ * briefing really starts; if any number did not hold, the parts are numbered again from it and
+ * printed again (those whose document did not change come from the cache), at most three passes.
+ * Undefined when the parts cannot be joined (what Chromium printed holds what the join does not
+ * cover): the pack is then printed whole.
+ */
+async function printPackInParts(
+  parts: PackParts,
+  printing: PartPrinting,
+): Promise<{ bytes: Uint8Array; details: undefined } | undefined> {
+  let printed = 0;
+  const print = async (html: string, pageCss: string, key: string | undefined): Promise<Uint8Array> => {
+    const loaded = await printing.open(html, pageCss);
+    try {
+      const bytes = await loaded.print();
+      printed++;
+      if (key !== undefined) await printing.cache?.put(key, bytes);
+      return bytes;
+    } finally {
+      await loaded.close();
+    }
+  };
+  let front = printing.frontPages;
+  if (front === undefined) {
+    const loaded = await printing.open(parts.frontOnly, parts.css(1, 0));
+    try {
+      front = (await loadPdf(await loaded.print())).getPageCount();
+    } finally {
+      await loaded.close();
+    }
+  }
+  // Unknown only where a briefing's PDF is neither printed by this build nor cached: one page each,
+  // corrected by the next pass.
+  let counts = printing.guessed() ?? (await printing.counts()) ?? parts.anchors.map(() => 1);
+  let colophon = 1;
+  // The part that holds each briefing, and the colophon: the others hold placeholders for them.
+  const owners = new Map<string, number>([['colophon', parts.parts.length - 1]]);
+  for (const [index, held] of parts.parts.entries())
+    for (const briefing of held) owners.set(parts.anchors[briefing] ?? '', index);
+  for (let pass = 1; pass <= maxContentsPasses; pass++) {
+    const starts: number[] = [];
+    let next = front + 1;
+    for (const count of counts) {
+      starts.push(next);
+      next += count;
+    }
+    const total = next - 1 + colophon;
+    const printedBefore = printed;
+    const documents = parts.parts.map((held, index) => {
+      const html = parts.html(index, starts);
+      const pageCss = parts.css(index === 0 ? 1 : (starts[held[0] ?? 0] ?? 1), total);
+      return { html, pageCss, key: printing.cache?.key(html, pageCss) };
+    });
+    // The parts in the cache are parsed while the others print (each is changed by the join).
+    const kept = await Promise.all(
+      documents.map(({ key }) => (key === undefined ? undefined : printing.cache?.get(key))),
+    );
+    const parsed = kept.map((bytes) => (bytes ? loadPdf(bytes) : undefined));
+    for (const parse of parsed) parse?.catch(() => undefined);
+    for (const [index, { html, pageCss, key }] of documents.entries()) {
+      if (!parsed[index]) parsed[index] = loadPdf(await print(html, pageCss, key));
+    }
+    let joined: PDFDocument;
+    try {
+      joined = await mergePrintedParts(await Promise.all(parsed as Promise<PDFDocument>[]), { owners });
+    } catch (cause) {
+      printing.log(`${(cause as Error).message} Printing the pack whole.`);
+      return undefined;
+    }
+    const destinations = namedDestinationPages(joined);
+    const actual = parts.anchors.map((anchor) => destinations.get(anchor));
+    const colophonStart = destinations.get('colophon');
+    const pages = joined.getPageCount();
+    if (pages === total && actual.every((page, index) => page === starts[index])) {
+      const fresh = printed - printedBefore;
+      printing.log(
+        `printed in ${parts.parts.length} parts: ${fresh} printed, ${parts.parts.length - fresh} from the build cache`,
+      );
+      printing.onFrontPages?.(front);
+      const bytes = await joined.save({
+        useObjectStreams: false,
+        updateFieldAppearances: false,
+        objectsPerTick: inOneGo,
+      });
+      // Post-processing edits this document rather than parsing the bytes again.
+      adoptPdf(bytes, joined);
+      return { bytes, details: undefined };
+    }
+    const known = actual.filter((page): page is number => page !== undefined);
+    if (known.length !== actual.length || colophonStart === undefined) {
+      throw new Error('the parts of the pack do not show where each briefing starts');
+    }
+    printing.log(`the page numbers of pass ${pass} did not hold; numbering again from the joined parts`);
+    front = (known[0] ?? 1) - 1;
+    counts = known.map((start, index) => (known[index + 1] ?? colophonStart) - start);
+    colophon = pages - colophonStart + 1;
   }
   throw new Error(`the contents' page numbers did not settle after ${maxContentsPasses} passes`);
 }

@@ -2,11 +2,19 @@
  * The orchestrator: runs the stages in order, wraps anything thrown with the stage's name (keeping the
  * cause), times each stage, and decides the exit code. `check` stops before the browser.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { VFile } from 'vfile';
 import type { Manifest } from './08-write-output.ts';
 import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
-import { lookUpDocuments, openCache, printable, recordBuild, storeDocument } from './lib/build-cache.ts';
+import {
+  lookUpDocuments,
+  openCache,
+  packPartCache,
+  printable,
+  recordBuild,
+  storeDocument,
+} from './lib/build-cache.ts';
 import type { ConversionCache } from './lib/conversion-cache.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
@@ -264,6 +272,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     let closing: Promise<void> | undefined;
     // The pages of the pack's cover and contents, as last recorded, and as printed by this build.
     let frontPages = await cache?.store.frontPages(outDir);
+    // What each briefing's own PDF took in the last build of the output: the pack's parts start from it.
+    const guessedPages = cache ? await lastBriefingPages(outDir) : undefined;
     // A build that found every PDF in the cache prints only those whose bytes proved damaged.
     const toPrint = lookup.fresh.length > 0 ? lookup.fresh : await lookup.verified;
     if (toPrint.length > 0) {
@@ -299,6 +309,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
               ),
             ),
             frontPages,
+            guessedPages,
+            partCache: cache && lookup.fonts !== undefined ? packPartCache(cache, lookup.fonts) : undefined,
             onFrontPages: (pages) => {
               frontPages = pages;
             },
@@ -405,4 +417,25 @@ async function newBrowserPool(options: BuildOptions, log: (line: string) => void
 /** 128 + the signal's number, as shells report a process ended by a signal. */
 function interruptedExitCode(reason: unknown): number {
   return reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 129;
+}
+
+/**
+ * The pages of each briefing's own PDF as the output folder's `manifest.json` lists them, by briefing
+ * id; none when there is no readable manifest. Only ever a guess, checked against what is printed.
+ */
+async function lastBriefingPages(outDir: string): Promise<Map<string, number> | undefined> {
+  try {
+    const manifest = JSON.parse(await readFile(path.join(outDir, 'manifest.json'), 'utf8')) as Manifest;
+    return new Map(
+      manifest.artifacts.flatMap((artifact) =>
+        artifact.kind === 'briefing-pdf' &&
+        typeof artifact.id === 'string' &&
+        Number.isInteger(artifact.pages)
+          ? [[artifact.id, artifact.pages as number] as const]
+          : [],
+      ),
+    );
+  } catch {
+    return undefined;
+  }
 }

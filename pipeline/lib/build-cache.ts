@@ -35,6 +35,7 @@ import path from 'node:path';
 import { VFile } from 'vfile';
 import { facesForDocuments, fontFaces } from './fonts.ts';
 import type { ArtifactInfo, BuildFiles } from './model.ts';
+import type { PartCache } from './pack-parts.ts';
 import { mapWithConcurrency } from './pool.ts';
 import { projectPath } from './project.ts';
 
@@ -144,18 +145,42 @@ export function documentKey(
   document: VFile,
   fonts: string,
 ): string {
+  return digestOf([
+    context.tool,
+    context.browser,
+    String(context.epochSeconds),
+    fonts,
+    document.path,
+    JSON.stringify(document.data.document ?? null),
+    String(document.value),
+    document.data.pageCss ?? '',
+    JSON.stringify(modelFor(files, document)),
+  ]);
+}
+
+/** A digest of strings, each prefixed with its length so that no two lists give the same input. */
+function digestOf(values: readonly string[]): string {
   const hash = createHash('sha256');
-  const part = (value: string) => hash.update(`${value.length}:`).update(value);
-  part(context.tool);
-  part(context.browser);
-  part(String(context.epochSeconds));
-  part(fonts);
-  part(document.path);
-  part(JSON.stringify(document.data.document ?? null));
-  part(String(document.value));
-  part(document.data.pageCss ?? '');
-  part(JSON.stringify(modelFor(files, document)));
+  for (const value of values) hash.update(`${value.length}:`).update(value);
   return hash.digest('hex');
+}
+
+/**
+ * The printed parts of the pack (`lib/pack-parts.ts`), in the cache beside the PDFs: a part's bytes
+ * depend on its document and page CSS, the fonts, the browser and the tool. A part is stored as
+ * printed, not post-processed: the pack joined from the parts is post-processed and verified whole.
+ */
+export function packPartCache(cache: OpenCache, fonts: string): PartCache {
+  return {
+    key: (html, pageCss) => digestOf(['pack-part', cache.tool, cache.browser, fonts, html, pageCss]),
+    get: async (key) => (await cache.store.get(key))?.bytes,
+    put: (key, bytes) =>
+      cache.store.put(key, {
+        bytes,
+        artifact: { kind: 'pack-pdf', details: { part: true } },
+        browserVersion: '',
+      }),
+  };
 }
 
 /** A PDF as the cache holds it: post-processed and verified, with what the manifest says of it. */
@@ -499,6 +524,8 @@ export interface CacheLookup {
   fresh: VFile[];
   /** The browser that printed the reused PDFs. */
   browserVersion?: string;
+  /** The digest of the fonts in every key ({@link fontsDigest}). */
+  fonts?: string;
   /**
    * Settles once the bytes of every reused PDF are read and checked against their entry's digest (they
    * are read while the fresh documents print), with the documents whose PDF must be printed after all.
@@ -520,7 +547,13 @@ export async function lookUpDocuments(
   const documents = printable(files);
   const keys = documents.map((document) => documentKey(context, files, document, fonts));
   const entries = await mapWithConcurrency(keys, 16, (key) => cache.store.entry(key));
-  const lookup: CacheLookup = { keys: new Map(), reused: [], fresh: [], verified: Promise.resolve([]) };
+  const lookup: CacheLookup = {
+    keys: new Map(),
+    reused: [],
+    fresh: [],
+    fonts,
+    verified: Promise.resolve([]),
+  };
   const found: Array<{ document: VFile; output: VFile; key: string; meta: EntryMeta }> = [];
   for (const [index, document] of documents.entries()) {
     const key = keys[index] as string;

@@ -33,6 +33,11 @@ export function readPdf(bytes: Uint8Array): Promise<PDFDocument> {
   return document;
 }
 
+/** Hands on a document already in memory (the pack joined from its parts), saved as `bytes`. */
+export function adoptPdf(bytes: Uint8Array, document: PDFDocument): void {
+  parsedPdfs.set(bytes, Promise.resolve(document));
+}
+
 /** The document {@link readPdf} parsed from these bytes, now the caller's to edit; else a new parse. */
 export function takePdf(bytes: Uint8Array): Promise<PDFDocument> {
   const document = parsedPdfs.get(bytes);
