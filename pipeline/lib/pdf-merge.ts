@@ -252,7 +252,7 @@ function readStructure(document: PDFDocument, index: number): Structure | undefi
   const entries: Array<[number, PDFObject]> = [];
   const innerNodes: PDFRef[] = [];
   const tree = root.lookup(key.ParentTree);
-  if (tree instanceof PDFDict) flattenNumberTree(document, tree, index, entries, innerNodes, 0);
+  if (tree instanceof PDFDict) flattenTree(numberTree, document, tree, index, entries, innerNodes);
   else if (tree !== undefined) throw refuse(index, 'has a /ParentTree that is not a dictionary');
   // A parent tree entry naming the Document element would copy it, and the tree root above it, anew.
   for (const [, value] of entries) {
@@ -264,7 +264,7 @@ function readStructure(document: PDFDocument, index: number): Structure | undefi
   const ids: Array<[string, PDFObject]> = [];
   const idNodes: PDFRef[] = [];
   const idTree = root.lookup(key.IDTree);
-  if (idTree instanceof PDFDict) flattenNameTree(document, idTree, index, ids, idNodes, 0);
+  if (idTree instanceof PDFDict) flattenTree(nameTree, document, idTree, index, ids, idNodes);
   else if (idTree !== undefined) throw refuse(index, 'has an /IDTree that is not a dictionary');
 
   const stated = root.lookup(key.ParentTreeNextKey);
@@ -284,60 +284,48 @@ function readStructure(document: PDFDocument, index: number): Structure | undefi
   };
 }
 
-/** Reads a number tree's entries in order, from `/Nums` and, through `/Kids`, from its nodes below. */
-function flattenNumberTree(
-  document: PDFDocument,
-  node: PDFDict,
-  index: number,
-  entries: Array<[number, PDFObject]>,
-  innerNodes: PDFRef[],
-  depth: number,
-): void {
-  if (depth > 32) throw refuse(index, 'has a parent tree nested deeper than 32 levels');
-  const nums = node.lookup(key.Nums);
-  if (nums instanceof PDFArray) {
-    for (let at = 0; at + 1 < nums.size(); at += 2) {
-      const number = nums.lookup(at);
-      const value = nums.get(at + 1);
-      const previous = entries.at(-1)?.[0] ?? -1;
-      if (!(number instanceof PDFNumber) || !(number.asNumber() > previous) || value === undefined) {
-        throw refuse(index, 'has a parent tree whose keys are not numbers in increasing order');
-      }
-      entries.push([number.asNumber(), value]);
-    }
-  }
-  const kids = node.lookup(key.Kids);
-  if (kids instanceof PDFArray) {
-    for (const kid of kids.asArray()) {
-      const child = kid instanceof PDFRef ? document.context.lookup(kid) : undefined;
-      if (!(kid instanceof PDFRef) || !(child instanceof PDFDict)) {
-        throw refuse(index, 'has a parent tree node that is not a dictionary');
-      }
-      innerNodes.push(kid);
-      flattenNumberTree(document, child, index, entries, innerNodes, depth + 1);
-    }
-  }
+/** How to read the leaves of a number tree (`/Nums`) or a name tree (`/Names`), and what to call it. */
+interface TreeKind<K> {
+  leaves: PDFName;
+  what: string;
+  /** A leaf's key, or undefined when it is not one (or out of order after `previous`). */
+  key(value: PDFObject | undefined, previous: K | undefined): K | undefined;
 }
 
-/** Reads a name tree's entries, from `/Names` and, through `/Kids`, from its nodes below. */
-function flattenNameTree(
+const numberTree: TreeKind<number> = {
+  leaves: key.Nums,
+  what: 'parent tree',
+  key: (value, previous) =>
+    value instanceof PDFNumber && value.asNumber() > (previous ?? -1) ? value.asNumber() : undefined,
+};
+
+const nameTree: TreeKind<string> = {
+  leaves: key.Names,
+  what: 'id tree',
+  key: (value) =>
+    value instanceof PDFString || value instanceof PDFHexString ? value.decodeText() : undefined,
+};
+
+/** Reads a number or name tree's entries in order, from its leaves and, through `/Kids`, its nodes below. */
+function flattenTree<K>(
+  kind: TreeKind<K>,
   document: PDFDocument,
   node: PDFDict,
   index: number,
-  entries: Array<[string, PDFObject]>,
+  entries: Array<[K, PDFObject]>,
   innerNodes: PDFRef[],
-  depth: number,
+  depth = 0,
 ): void {
-  if (depth > 32) throw refuse(index, 'has an id tree nested deeper than 32 levels');
-  const names = node.lookup(key.Names);
-  if (names instanceof PDFArray) {
-    for (let at = 0; at + 1 < names.size(); at += 2) {
-      const name = names.lookup(at);
-      const value = names.get(at + 1);
-      if (!(name instanceof PDFString || name instanceof PDFHexString) || value === undefined) {
-        throw refuse(index, 'has an id tree whose keys are not strings');
+  if (depth > 32) throw refuse(index, `has a ${kind.what} nested deeper than 32 levels`);
+  const leaves = node.lookup(kind.leaves);
+  if (leaves instanceof PDFArray) {
+    for (let at = 0; at + 1 < leaves.size(); at += 2) {
+      const found = kind.key(leaves.lookup(at), entries.at(-1)?.[0]);
+      const value = leaves.get(at + 1);
+      if (found === undefined || value === undefined) {
+        throw refuse(index, `has a ${kind.what} whose keys are not in order`);
       }
-      entries.push([name.decodeText(), value]);
+      entries.push([found, value]);
     }
   }
   const kids = node.lookup(key.Kids);
@@ -345,10 +333,10 @@ function flattenNameTree(
     for (const kid of kids.asArray()) {
       const child = kid instanceof PDFRef ? document.context.lookup(kid) : undefined;
       if (!(kid instanceof PDFRef) || !(child instanceof PDFDict)) {
-        throw refuse(index, 'has an id tree node that is not a dictionary');
+        throw refuse(index, `has a ${kind.what} node that is not a dictionary`);
       }
       innerNodes.push(kid);
-      flattenNameTree(document, child, index, entries, innerNodes, depth + 1);
+      flattenTree(kind, document, child, index, entries, innerNodes, depth + 1);
     }
   }
 }
