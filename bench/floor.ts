@@ -41,7 +41,7 @@ import {
   resourceHeaders,
   runningAsRoot,
 } from '../pipeline/lib/browser.ts';
-import { findBrowser } from '../pipeline/lib/find-browser.ts';
+import { findBrowser, isHeadlessShell } from '../pipeline/lib/find-browser.ts';
 import { countErrors } from '../pipeline/lib/messages.ts';
 import { splitPack } from '../pipeline/lib/pack-parts.ts';
 import { loadPdf, namedDestinationPages } from '../pipeline/lib/pdf-read.ts';
@@ -186,7 +186,7 @@ let closeMs = 0;
 try {
   browser = await puppeteer.launch({
     executablePath: found.executablePath,
-    headless: true,
+    headless: isHeadlessShell(found.executablePath) ? 'shell' : true,
     pipe: true,
     userDataDir: profile,
     args: runningAsRoot() ? [...quietBrowserArgs, '--no-sandbox'] : quietBrowserArgs,

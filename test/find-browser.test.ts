@@ -2,7 +2,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../pipeline/lib/errors.ts';
-import { findBrowser, installAdvice } from '../pipeline/lib/find-browser.ts';
+import { findBrowser, installAdvice, isHeadlessShell } from '../pipeline/lib/find-browser.ts';
 import { temporaryFolder } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
@@ -66,5 +66,24 @@ describe('findBrowser', () => {
     expect(thrown).toBeInstanceOf(EnvironmentError);
     expect((thrown as Error).message).toBe(installAdvice);
     expect(installAdvice).toContain('sudo apt-get install -y chromium');
+  });
+
+  it('looks for the headless shell before a full Chromium on the system, and launches it as one', async () => {
+    const shell = path.join(folder.dir, 'chromium-headless-shell');
+    await writeFile(shell, '#!/bin/sh\n');
+    await chmod(shell, 0o755);
+    // The commands on the PATH as the build looks for them, nothing else.
+    const { commands: _commands, ...pathBoth } = nothing;
+    const previous = process.env.PATH;
+    process.env.PATH = folder.dir;
+    try {
+      expect(findBrowser(undefined, pathBoth)).toEqual({ executablePath: shell, how: 'system' });
+    } finally {
+      process.env.PATH = previous;
+    }
+    expect(isHeadlessShell(shell)).toBe(true);
+    expect(isHeadlessShell('/cache/chrome-headless-shell-linux64/chrome-headless-shell')).toBe(true);
+    expect(isHeadlessShell('/usr/bin/chromium')).toBe(false);
+    expect(isHeadlessShell(otherChrome)).toBe(false);
   });
 });

@@ -18,7 +18,7 @@ import puppeteer, {
 } from 'puppeteer';
 import { endpointKind, shownEndpoint } from './browser-endpoint.ts';
 import { EnvironmentError } from './errors.ts';
-import { type FoundBrowser, findBrowser } from './find-browser.ts';
+import { type FoundBrowser, findBrowser, isHeadlessShell } from './find-browser.ts';
 
 /** The origin documents are served from. `.invalid` can never resolve to a real host (RFC 2606). */
 export const documentOrigin = 'https://briefing-pack.invalid';
@@ -170,7 +170,8 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
   try {
     const launching = puppeteer.launch({
       executablePath: found.executablePath,
-      headless: true,
+      // A headless shell takes the old switch (`--headless`), a full Chromium the new one.
+      headless: isHeadlessShell(found.executablePath) ? 'shell' : true,
       // Over a pipe, not a port: nothing listens on the network, and Chromium exits when we do.
       pipe: true,
       userDataDir: profile,
