@@ -1,4 +1,4 @@
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../pipeline/lib/errors.ts';
@@ -68,16 +68,20 @@ describe('findBrowser', () => {
     expect(installAdvice).toContain('sudo apt-get install -y chromium');
   });
 
-  it('looks for the headless shell before a full Chromium on the system, and launches it as one', async () => {
-    const shell = path.join(folder.dir, 'chromium-headless-shell');
+  it('finds a system headless shell where there is no full Chromium, and launches it as one', async () => {
+    const shell = path.join(folder.dir, 'shell', 'chromium-headless-shell');
+    await mkdir(path.dirname(shell), { recursive: true });
     await writeFile(shell, '#!/bin/sh\n');
     await chmod(shell, 0o755);
     // The commands on the PATH as the build looks for them, nothing else.
-    const { commands: _commands, ...pathBoth } = nothing;
+    const { commands: _commands, ...onPathOnly } = nothing;
     const previous = process.env.PATH;
-    process.env.PATH = folder.dir;
     try {
-      expect(findBrowser(undefined, pathBoth)).toEqual({ executablePath: shell, how: 'system' });
+      process.env.PATH = path.dirname(shell);
+      expect(findBrowser(undefined, onPathOnly)).toEqual({ executablePath: shell, how: 'system' });
+      // A full Chromium on the PATH comes first.
+      process.env.PATH = `${path.dirname(shell)}${path.delimiter}${folder.dir}`;
+      expect(findBrowser(undefined, onPathOnly)).toEqual({ executablePath: otherChrome, how: 'system' });
     } finally {
       process.env.PATH = previous;
     }

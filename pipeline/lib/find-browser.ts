@@ -1,9 +1,9 @@
 /**
  * Finds a Chrome or Chromium to print with, in this order: an explicit path (`--browser` or the
  * `BRIEFING_PACK_BROWSER` / `PUPPETEER_EXECUTABLE_PATH` environment variables), puppeteer's own cache,
- * then a system Chrome or Chromium, its headless shell first (Debian's `chromium-headless-shell`: the
- * same Blink and Skia without the browser's user interface, it starts in half the time and prints the
- * same pages). When none is found, says exactly what to install.
+ * then a system Chrome or Chromium, then a system headless shell (Debian's `chromium-headless-shell`:
+ * the same Blink and Skia without the browser's user interface; it prints the same pages, faster, and
+ * is used first only when named, see bench/RESULTS.md). When none is found, says what to install.
  */
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,7 +18,6 @@ export interface FoundBrowser {
 }
 
 const systemCandidates = [
-  '/usr/bin/chromium-headless-shell',
   '/usr/bin/chromium',
   '/usr/bin/chromium-browser',
   '/usr/bin/google-chrome-stable',
@@ -29,16 +28,17 @@ const systemCandidates = [
   '/Applications/Chromium.app/Contents/MacOS/Chromium',
   'C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe',
   'C:\\Program Files (x86)\\Google\\Chrome\\Application\\chrome.exe',
+  '/usr/bin/chromium-headless-shell',
 ];
 
 const commandNames = [
-  'chromium-headless-shell',
-  'chrome-headless-shell',
   'chromium',
   'chromium-browser',
   'google-chrome-stable',
   'google-chrome',
   'chrome',
+  'chromium-headless-shell',
+  'chrome-headless-shell',
 ];
 
 /**
@@ -99,7 +99,7 @@ function puppeteerCacheBrowsers(): string[] {
 /** The advice printed when no browser is found. */
 export const installAdvice = [
   'No Chrome or Chromium was found to print with. Install one of these, then run the command again:',
-  '  Debian or Ubuntu:  sudo apt-get install -y chromium-headless-shell   (or chromium)',
+  '  Debian or Ubuntu:  sudo apt-get install -y chromium',
   '  with internet:     npx puppeteer browsers install chrome',
   'or point to one:     npm run build -- --browser /path/to/chrome   (or set BRIEFING_PACK_BROWSER)',
 ].join('\n');
