@@ -14,7 +14,7 @@ import { BuildInterrupted } from './lib/browser-pool.ts';
 import { Folders } from './lib/build-cache.ts';
 import { EnvironmentError } from './lib/errors.ts';
 import type { ArtifactKind, BuildFiles } from './lib/model.ts';
-import { stagingPath } from './lib/output-folder.ts';
+import { exchangeFolders, stagingPath } from './lib/output-folder.ts';
 import { pdfProblem, qpdfAvailable } from './lib/pdf-verify.ts';
 import { mapWithConcurrency } from './lib/pool.ts';
 import { generator } from './lib/project.ts';
@@ -235,8 +235,16 @@ async function verifyStagedPdfs(
   });
 }
 
-/** Replaces `outDir` with `staging`: the old folder is moved aside, the new one renamed in, the old removed. */
+/**
+ * Replaces `outDir` with `staging`: exchanged in one step where the system can, else the old folder is
+ * moved aside and the new one renamed in; the old is removed.
+ */
 async function swapIn(staging: string, outDir: string): Promise<void> {
+  if (await exchangeFolders(staging, outDir)) {
+    // `staging` now holds the old output.
+    await rm(staging, { recursive: true, force: true });
+    return;
+  }
   const previous = `${staging}.previous`;
   let moved = false;
   try {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeOutput } from '../pipeline/08-write-output.ts';
 import { EnvironmentError } from '../pipeline/lib/errors.ts';
 import type { BuildFiles } from '../pipeline/lib/model.ts';
-import { lockOutputFolder, lockPath } from '../pipeline/lib/output-folder.ts';
+import { exchangeFolders, lockOutputFolder, lockPath } from '../pipeline/lib/output-folder.ts';
 import { temporaryFolder } from './helpers.ts';
 
 let folder: { dir: string; remove: () => Promise<void> };
@@ -200,4 +200,23 @@ describe('lockOutputFolder', () => {
     const lock = await lockOutputFolder(outDir);
     await lock.release();
   });
+});
+
+describe('exchangeFolders', () => {
+  it.runIf(process.platform === 'linux')(
+    'swaps two folders in one step, and declines when one is missing',
+    async () => {
+      const a = path.join(folder.dir, 'a');
+      const b = path.join(folder.dir, 'b');
+      await mkdir(a);
+      await mkdir(b);
+      await writeFile(path.join(a, 'which'), 'a');
+      await writeFile(path.join(b, 'which'), 'b');
+      expect(await exchangeFolders(a, b)).toBe(true);
+      expect(await readFile(path.join(a, 'which'), 'utf8')).toBe('b');
+      expect(await readFile(path.join(b, 'which'), 'utf8')).toBe('a');
+      expect(await exchangeFolders(a, path.join(folder.dir, 'missing'))).toBe(false);
+      expect(await readFile(path.join(a, 'which'), 'utf8')).toBe('b');
+    },
+  );
 });

@@ -116,3 +116,36 @@ async function recoverInterruptedBuilds(outDir: string): Promise<void> {
     await rm(full, { recursive: true, force: true });
   }
 }
+
+/** `renameat2`'s arguments for two paths relative to the working folder, exchanged. */
+const atCurrentFolder = -100;
+const renameExchange = 2;
+
+let exchangeCall: ((from: string, to: string) => number) | null | undefined;
+
+/**
+ * Exchanges two folders in one step (Linux's `renameat2` with `RENAME_EXCHANGE`, through koffi), so
+ * that `to` is never missing, not even to a build killed at that moment. False where the system or
+ * the file system cannot (another platform, an old C library, a file system without it): the caller
+ * then moves the old folder aside and the new one in, which a build killed in between leaves for the
+ * next build to put back.
+ */
+export async function exchangeFolders(from: string, to: string): Promise<boolean> {
+  if (exchangeCall === undefined) {
+    exchangeCall = null;
+    if (process.platform === 'linux') {
+      try {
+        const { default: koffi } = await import('koffi');
+        const renameat2 = koffi
+          .load('libc.so.6')
+          .func(
+            'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)',
+          );
+        exchangeCall = (a, b) => renameat2(atCurrentFolder, a, atCurrentFolder, b, renameExchange) as number;
+      } catch {
+        // No koffi, no C library by that name, or no renameat2 in it: the two-step move.
+      }
+    }
+  }
+  return exchangeCall ? exchangeCall(path.resolve(from), path.resolve(to)) === 0 : false;
+}
