@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -100,7 +100,7 @@ if (command === 'test') {
 }
 
 /** Bumped when the way the bundle is made changes, so old bundles are not reused. */
-const bundleFormat = 8;
+const bundleFormat = 9;
 
 /** A digest of everything the `check` bundle is made from: the pipeline's sources and the dependencies. */
 function bundleKey() {
@@ -167,12 +167,19 @@ async function bundledCli() {
         },
         logLevel: 'silent',
       });
-      // The Markdown parser's worker is plain JavaScript, started by file name from beside the code
-      // that uses it (`new URL('./parse-worker.mjs', import.meta.url)`); esbuild does not follow that.
-      copyFileSync(
-        path.join(root, 'pipeline', 'lib', 'markdown', 'parse-worker.mjs'),
-        path.join(staging, 'parse-worker.mjs'),
-      );
+      // The Markdown parser's worker is started by file name from beside the code that uses it
+      // (`new URL('./parse-worker.mjs', import.meta.url)`), which esbuild does not follow: it is
+      // bundled on its own, into one file, as it is loaded at the start of every build that converts
+      // a briefing (about 30 ms bundled against 90 ms from micromark's many files).
+      await build({
+        entryPoints: [path.join(root, 'pipeline', 'lib', 'markdown', 'parse-worker.mjs')],
+        outfile: path.join(staging, 'parse-worker.mjs'),
+        bundle: true,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        logLevel: 'silent',
+      });
       try {
         renameSync(staging, bundleDir);
       } catch {
