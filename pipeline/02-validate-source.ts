@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { VFile } from 'vfile';
 import { splitFrontMatter } from './lib/front-matter.ts';
+import type { Memo } from './lib/memo.ts';
 import { error, warning } from './lib/messages.ts';
 import type { BriefingMeta, BuildFiles, Pack, Paper, Source } from './lib/model.ts';
 import { checkAgainstSchema } from './lib/schema-check.ts';
@@ -21,8 +22,20 @@ type Raw = Record<string, unknown>;
 
 interface CheckedBriefing {
   file: VFile;
-  source: YamlSource | undefined;
+  /** The parsed header, to place messages in (parsed when first asked for, for a remembered header). */
+  readonly source: YamlSource | undefined;
   meta: BriefingMeta | undefined;
+}
+
+/** A briefing header that passed validation without a message, as the headers memo keeps it. */
+export interface RememberedHeader {
+  meta: BriefingMeta;
+}
+
+/** Options of {@link validateSource}. */
+export interface ValidateOptions {
+  /** Headers validated by earlier builds (`memo.ts`): a header found there is not parsed again. */
+  headers?: Memo<RememberedHeader> | undefined;
 }
 
 /**
@@ -30,10 +43,12 @@ interface CheckedBriefing {
  * Checks across files use what could be read even when a file has other errors, so one run reports
  * as much as it can.
  */
-export async function validateSource(files: BuildFiles): Promise<BuildFiles> {
+export async function validateSource(files: BuildFiles, options: ValidateOptions = {}): Promise<BuildFiles> {
   const packCheck = checkPackFile(files.pack);
   const packSource = packCheck?.source;
-  const checked = files.briefings.map(checkBriefingFile);
+  const checked = files.briefings.map((file) =>
+    checkBriefingFile(file, options.headers, path.relative(files.sourceDir, file.path)),
+  );
   reportDuplicateIds(checked);
 
   const rawPack = packSource?.value as Raw | undefined;
@@ -75,7 +90,11 @@ function checkPackFile(file: VFile): PackCheck | undefined {
   return { source, valid: checkAgainstSchema(file, source, 'pack', text) };
 }
 
-function checkBriefingFile(file: VFile): CheckedBriefing {
+function checkBriefingFile(
+  file: VFile,
+  headers: Memo<RememberedHeader> | undefined,
+  relativePath: string,
+): CheckedBriefing {
   if (file.messages.length > 0) return { file, source: undefined, meta: undefined };
   const text = String(file.value);
   reportControlCharacters(file, text);
@@ -83,6 +102,35 @@ function checkBriefingFile(file: VFile): CheckedBriefing {
   if (!split) return { file, source: undefined, meta: undefined };
   file.data.bodyStart = { line: split.bodyLine, offset: split.bodyOffset };
 
+  // The header as validated before: its meta is taken as it was, and the YAML parsed only if a check
+  // across files has a message to place in it (parsing it again raises none: it raised none then).
+  const key =
+    file.messages.length === 0 ? headers?.key(relativePath, String(split.yamlLine), split.yaml) : undefined;
+  const remembered = key === undefined ? undefined : headers?.get(key);
+  if (remembered) {
+    file.data.briefing = remembered.meta;
+    let parsed: YamlSource | undefined;
+    return {
+      file,
+      get source() {
+        parsed ??= parseYamlSource(file, split.yaml, split.yamlLine);
+        return parsed;
+      },
+      meta: remembered.meta,
+    };
+  }
+  const checked = checkBriefingHeader(file, text, split);
+  if (key !== undefined && checked.meta && file.messages.length === 0)
+    headers?.set(key, { meta: checked.meta });
+  return checked;
+}
+
+/** Parses and checks a briefing's header (its front matter, split from `text`). */
+function checkBriefingHeader(
+  file: VFile,
+  text: string,
+  split: NonNullable<ReturnType<typeof splitFrontMatter>>,
+): CheckedBriefing {
   const source = parseYamlSource(file, split.yaml, split.yamlLine);
   if (!source) return { file, source, meta: undefined };
   if (!checkAgainstSchema(file, source, 'briefing', text)) return { file, source, meta: undefined };

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { VFile } from 'vfile';
 import { briefMarginsMm } from './lib/brief-layout.ts';
 import { contentIdPrefix } from './lib/markdown/rehype-anchors.ts';
+import type { Memo } from './lib/memo.ts';
 import type { BuildFiles, DocumentInfo, Pack } from './lib/model.ts';
 import { generator } from './lib/project.ts';
 import { renderTemplate, templatesDir } from './lib/templates.ts';
@@ -87,8 +88,39 @@ function printDocument(path: string, html: string, pageCss: string, info: Docume
   return new VFile({ path, value: html, data: { document: info, pageCss } });
 }
 
+/** Renders a template with data (`renderTemplate`). */
+type Render = (name: string, data: Record<string, unknown>) => Promise<string>;
+
+/** Options of {@link applyTemplates}. */
+export interface TemplateOptions {
+  /** Templates rendered by earlier builds (`memo.ts`): one given the same values is not rendered again. */
+  renders?: Memo<string> | undefined;
+}
+
+/**
+ * {@link renderTemplate} through the memo `renders`: the key holds the template's name and every value
+ * it is given (an undefined value apart from a missing one), and the memo's key holds the tool's digest,
+ * templates included.
+ */
+function memoRender(renders: Memo<string> | undefined): Render {
+  if (!renders) return renderTemplate;
+  const undefinedValue = '\u0000undefined';
+  return async (name, data) => {
+    const key = renders.key(
+      name,
+      JSON.stringify(data, (_key, value: unknown) => (value === undefined ? undefinedValue : value)),
+    );
+    const remembered = renders.get(key);
+    if (remembered !== undefined) return remembered;
+    const rendered = await renderTemplate(name, data);
+    renders.set(key, rendered);
+    return rendered;
+  };
+}
+
 /** Renders every document of the build from the templates. */
-export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
+export async function applyTemplates(files: BuildFiles, options: TemplateOptions = {}): Promise<BuildFiles> {
+  const render = memoRender(options.renders);
   const pack = files.pack.data.pack;
   if (!pack) throw new Error('The pack reached the templates without being validated');
   const packData = packView(pack);
@@ -97,7 +129,7 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
   const furniture = { pageLabel: 'Page', ofLabel: 'of', footerLeft };
   const documents: VFile[] = [];
 
-  const packHtml = await renderTemplate('print/pack', {
+  const packHtml = await render('print/pack', {
     pack: packData,
     briefings: htmlBriefings,
     build,
@@ -105,7 +137,7 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
     stylesheet: 'styles/print.css',
     bodyClass: 'pack',
   });
-  const packCss = await renderTemplate('print/page.css', {
+  const packCss = await render('print/page.css', {
     pack: packData,
     marking: pack.marking ?? null,
     briefings: htmlBriefings,
@@ -116,7 +148,7 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
   for (const briefing of htmlBriefings) {
     const single = { ...briefing, number: 1 };
     const marking = briefing.marking ?? pack.marking ?? null;
-    const html = await renderTemplate('print/briefing', {
+    const html = await render('print/briefing', {
       pack: packData,
       briefing: single,
       build,
@@ -124,7 +156,7 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
       stylesheet: 'styles/print.css',
       bodyClass: 'single',
     });
-    const css = await renderTemplate('print/page.css', {
+    const css = await render('print/page.css', {
       pack: packData,
       marking,
       briefings: [single],
@@ -141,6 +173,7 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
   const briefIds = new Set(pack.brief.briefingIds);
   documents.push(
     await renderBrief(
+      render,
       'brief.html',
       packData,
       { title: pack.brief.title, date: pack.date, single: false, fullFileName: outputNames.packPdf },
@@ -152,6 +185,7 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
   for (const briefing of htmlBriefings) {
     documents.push(
       await renderBrief(
+        render,
         `briefs/${briefing.id}.html`,
         packData,
         {
@@ -168,12 +202,13 @@ export async function applyTemplates(files: BuildFiles): Promise<BuildFiles> {
   }
 
   const xhtmlBriefings = files.briefings.map((file, index) => briefingView(file, index, 'xhtml'));
-  documents.push(...(await renderEpubDocuments(packData, xhtmlBriefings)));
+  documents.push(...(await renderEpubDocuments(render, packData, xhtmlBriefings)));
   return { ...files, documents };
 }
 
 /** Renders a one-page brief: of the pack (`single` false) or of one briefing. */
 async function renderBrief(
+  render: Render,
   path: string,
   packData: ReturnType<typeof packView>,
   brief: { title: string; date: string; single: boolean; fullFileName: string },
@@ -181,7 +216,7 @@ async function renderBrief(
   marking: string | null,
   info: DocumentInfo,
 ): Promise<VFile> {
-  const html = await renderTemplate('print/brief', {
+  const html = await render('print/brief', {
     pack: packData,
     brief,
     briefings,
@@ -194,7 +229,7 @@ async function renderBrief(
   const footer = [packData.organisation, `Full ${brief.single ? 'briefing' : 'pack'}: ${brief.fullFileName}`]
     .filter(Boolean)
     .join(' · ');
-  const css = await renderTemplate('print/brief-page.css', {
+  const css = await render('print/brief-page.css', {
     pack: packData,
     marking,
     margins: briefMarginsMm,
@@ -204,6 +239,7 @@ async function renderBrief(
 }
 
 async function renderEpubDocuments(
+  render: Render,
   packData: ReturnType<typeof packView>,
   briefings: ReturnType<typeof briefingView>[],
 ): Promise<VFile[]> {
@@ -217,15 +253,15 @@ async function renderEpubDocuments(
   const documents = [
     epubDocument(
       'index.xhtml',
-      await renderTemplate('epub/title', { pack: packData, documentTitle: packData.title }),
+      await render('epub/title', { pack: packData, documentTitle: packData.title }),
     ),
     epubDocument(
       'nav.xhtml',
-      await renderTemplate('epub/nav', { pack: packData, briefings, documentTitle: 'Contents' }),
+      await render('epub/nav', { pack: packData, briefings, documentTitle: 'Contents' }),
     ),
   ];
   for (const briefing of briefings) {
-    const xhtml = await renderTemplate('epub/briefing', {
+    const xhtml = await render('epub/briefing', {
       pack: packData,
       briefing,
       documentTitle: briefing.title,

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { VFile } from 'vfile';
+import type { RememberedHeader } from './02-validate-source.ts';
 import type { Manifest } from './08-write-output.ts';
 import { type BrowserPool, BuildInterrupted } from './lib/browser-pool.ts';
 import {
@@ -19,6 +20,7 @@ import type { ConversionCache } from './lib/conversion-cache.ts';
 import { epochFor, sourceDateEpoch } from './lib/epoch.ts';
 import { ExitCode, type ExitCodeValue, exitCodeFor, SourceErrors, StageError } from './lib/errors.ts';
 import { checkFontCoverage } from './lib/font-coverage.ts';
+import { Memo } from './lib/memo.ts';
 import { capMessages, countErrors } from './lib/messages.ts';
 import type { BuildFiles } from './lib/model.ts';
 import { lockOutputFolder } from './lib/output-folder.ts';
@@ -183,6 +185,14 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       import('./lib/remote-images.ts'),
       import('./lib/conversion-cache.ts'),
     ]);
+    // What earlier builds validated and rendered, read while the source is.
+    const memos =
+      cache && writing
+        ? Promise.all([
+            Memo.open<RememberedHeader>(cache.store.dir, 'headers', cache.tool),
+            Memo.open<string>(cache.store.dir, 'renders', cache.tool),
+          ])
+        : undefined;
     let files: BuildFiles = await stage('read', () => readSource({ sourceDir: options.sourceDir }));
     // The Markdown parser's worker loads while the headers are validated and the browser starts.
     if (options.mode === 'build' && files.briefings.length > 0) startMarkdownParser();
@@ -193,7 +203,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       parallel?.start(files.sourceDir, files.briefings);
       if (parallel) log(`Checking ${files.briefings.length} briefings on two threads`);
     }
-    files = await stage('validate', () => validateSource(files));
+    const [headers, renders] = (await memos) ?? [];
+    files = await stage('validate', () => validateSource(files, { headers }));
     // A build that will write takes the output folder's lock before it starts anything costly: a
     // second build of the same folder is refused at once, not after converting the whole source.
     if (writing && countErrors(result.sources) === 0)
@@ -239,7 +250,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
       import('./08-write-output.ts'),
       import('./lib/browser.ts'),
     ]);
-    files = await stage('templates', () => applyTemplates(files));
+    files = await stage('templates', () => applyTemplates(files, { renders }));
     if (options.stopAfterTemplates) {
       result.files = files;
       return result;
@@ -377,7 +388,7 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
     if (cache) {
       await stage('cache-store', async () => {
         await conversions?.flush();
-        await Promise.all(storing);
+        await Promise.all([...storing, headers?.save(), renders?.save()]);
         await recordBuild(cache, outDir, frontPages);
         await pruning;
       });

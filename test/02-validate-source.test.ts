@@ -1,8 +1,12 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { VFile } from 'vfile';
 import { describe, expect, it } from 'vitest';
-import { validateSource } from '../pipeline/02-validate-source.ts';
+import { type RememberedHeader, validateSource } from '../pipeline/02-validate-source.ts';
+import { Memo } from '../pipeline/lib/memo.ts';
 import type { BuildFiles } from '../pipeline/lib/model.ts';
 import { parseHumanDate } from '../pipeline/lib/schema-check.ts';
+import { temporaryFolder } from './helpers.ts';
 
 const packText = 'title: Pack\ndate: 2025-07-13\n';
 
@@ -297,5 +301,68 @@ describe('parseHumanDate', () => {
   it('refuses impossible or ambiguous dates', () => {
     expect(parseHumanDate('31 February 2025')).toBeUndefined();
     expect(parseHumanDate('07/13/2025')).toBeUndefined();
+  });
+});
+
+describe('validateSource with the headers of earlier builds', () => {
+  it('takes a remembered header as it was, and places messages in it as a fresh parse does', async () => {
+    const tmp = await temporaryFolder('briefing-pack-headers-');
+    try {
+      const two = valid.replace('title:', 'id: same\ntitle:');
+      const three = valid.replace('title:', 'marking: SECRET\ntitle:');
+      const first = await Memo.open<RememberedHeader>(tmp.dir, 'headers', 'tool-1');
+      const before = files(packText, { two, three });
+      await validateSource(before, { headers: first });
+      // A marking without a scale is a check across files: reported, and the header still remembered.
+      expect(report({ ...before, briefings: [] }, before.briefings)).toEqual(['three.md:2:10 marking-scale']);
+      expect(first.hits).toBe(0);
+      await first.save();
+
+      const second = await Memo.open<RememberedHeader>(tmp.dir, 'headers', 'tool-1');
+      const after = files(packText, { one: two, two, three });
+      await validateSource(after, { headers: second });
+      expect(second.hits).toBe(2);
+      const fresh = files(packText, { one: two, two, three });
+      await validateSource(fresh);
+      expect(report({ ...after, briefings: [] }, after.briefings)).toEqual([
+        'two.md:2:5 duplicate-id',
+        'three.md:2:10 marking-scale',
+      ]);
+      expect(report(after)).toEqual(report(fresh));
+      expect(after.briefings.map((file) => file.data)).toEqual(fresh.briefings.map((file) => file.data));
+
+      // Another tool (its code, templates or schemas changed) finds nothing remembered.
+      await second.save();
+      const other = await Memo.open<RememberedHeader>(tmp.dir, 'headers', 'tool-2');
+      await validateSource(files(packText, { two, three }), { headers: other });
+      expect(other.hits).toBe(0);
+    } finally {
+      await tmp.remove();
+    }
+  });
+
+  it('does not remember a header with a message, and reads a damaged memo as empty', async () => {
+    const tmp = await temporaryFolder('briefing-pack-headers-');
+    try {
+      const unknown = valid.replace('title:', 'colour: blue\ntitle:');
+      const first = await Memo.open<RememberedHeader>(tmp.dir, 'headers', 'tool');
+      await validateSource(files(packText, { a: unknown, b: valid }), { headers: first });
+      await first.save();
+      const second = await Memo.open<RememberedHeader>(tmp.dir, 'headers', 'tool');
+      const again = files(packText, { a: unknown, b: valid });
+      await validateSource(again, { headers: second });
+      expect(second.hits).toBe(1);
+      expect(report({ ...again, briefings: [] }, again.briefings)).toEqual(['a.md:2:1 unknown-field']);
+
+      const file = path.join(tmp.dir, 'memo', 'headers.json');
+      await writeFile(file, (await readFile(file, 'utf8')).replace('A title', 'B title'));
+      const damaged = await Memo.open<RememberedHeader>(tmp.dir, 'headers', 'tool');
+      const third = files(packText, { b: valid });
+      await validateSource(third, { headers: damaged });
+      expect(damaged.hits).toBe(0);
+      expect(third.briefings[0]?.data.briefing?.title).toBe('A title');
+    } finally {
+      await tmp.remove();
+    }
   });
 });

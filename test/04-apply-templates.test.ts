@@ -3,8 +3,10 @@ import path from 'node:path';
 import { VFile } from 'vfile';
 import { describe, expect, it } from 'vitest';
 import { applyTemplates } from '../pipeline/04-apply-templates.ts';
+import { Memo } from '../pipeline/lib/memo.ts';
 import type { BuildFiles } from '../pipeline/lib/model.ts';
 import { cssString, longDate, templatesDir } from '../pipeline/lib/templates.ts';
+import { temporaryFolder } from './helpers.ts';
 
 async function templateFiles(dir = templatesDir): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -56,7 +58,37 @@ function sampleBuild(title: string): BuildFiles {
   return { sourceDir: '/source', pack, briefings: [briefing], documents: [], outputs: [] };
 }
 
+/** Each document's path, HTML and page CSS. */
+function rendered(build: BuildFiles): Array<[string, string, string | undefined]> {
+  return build.documents.map((document) => [document.path, String(document.value), document.data.pageCss]);
+}
+
 describe('applyTemplates', () => {
+  it('takes a template rendered by an earlier build with the same values, and renders any other', async () => {
+    const tmp = await temporaryFolder('briefing-pack-renders-');
+    try {
+      const first = await Memo.open<string>(tmp.dir, 'renders', 'tool');
+      const made = rendered(await applyTemplates(sampleBuild('First'), { renders: first }));
+      expect(first.hits).toBe(0);
+      await first.save();
+
+      const second = await Memo.open<string>(tmp.dir, 'renders', 'tool');
+      expect(rendered(await applyTemplates(sampleBuild('First'), { renders: second }))).toEqual(made);
+      const renders = second.hits;
+      expect(renders).toBeGreaterThanOrEqual(made.length);
+      // One value changed: what shows it is rendered again, as without the memo.
+      const changed = sampleBuild('First');
+      const briefing = changed.briefings[0]?.data.briefing;
+      if (briefing) briefing.summary = 'Another summary';
+      const again = rendered(await applyTemplates(changed, { renders: second }));
+      expect(again).toEqual(rendered(await applyTemplates(changed)));
+      expect(again.some(([, html]) => html.includes('Another summary'))).toBe(true);
+      expect(second.hits - renders).toBeLessThan(renders);
+    } finally {
+      await tmp.remove();
+    }
+  });
+
   it('renders the pack, one document per briefing, the brief and the EPUB documents', async () => {
     const build = await applyTemplates(sampleBuild('Plain title'));
     expect(build.documents.map((document) => document.path)).toEqual([

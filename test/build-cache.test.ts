@@ -264,4 +264,21 @@ describe('the build cache', () => {
       conversionsReused: 2,
     });
   });
+
+  it('an edited briefing header reprints what shows it, and matches a build without the cache', async () => {
+    const before = digests((await build()).manifest);
+    const file = path.join(sourceDir, 'briefings', 'briefing-001.md');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/^title: .*$/m, 'title: A title changed by the cache test'));
+    const edited = await build();
+    // The briefing's own PDF and brief, the pack and the pack's brief (it lists the briefing).
+    expect(edited.cache?.printed).toBe(4);
+    const after = digests(edited.manifest);
+    expect(after[briefingPdf('briefing-002')]).toBe(before[briefingPdf('briefing-002')]);
+    expect(after['pack.pdf']).not.toBe(before['pack.pdf']);
+    const full = await build({ cache: false, out: path.join(tmp.dir, 'dist-header') });
+    expect(after).toEqual(digests(full.manifest));
+    // What each build of this pack validated and rendered is kept for the next (memo/ of the cache).
+    expect((await readdir(path.join(cacheDir, 'memo'))).sort()).toEqual(['headers.json', 'renders.json']);
+  });
 });
