@@ -212,11 +212,20 @@ export async function openBrowser(options: BrowserOptions): Promise<BrowserSessi
     await kill();
     throw cause;
   }
+  // The tab Chromium opens as it starts (about:blank) is the first page of the pool: its renderer
+  // started with the browser, where a new page starts one, which a rebuild after an edit waited for
+  // (100-350 ms, while this thread lays out the documents).
+  const initial = browser.pages().then(([first]) => {
+    if (first?.url() === 'about:blank') return preparePage(first);
+    throw new Error('Chromium opened no blank page');
+  });
+  initial.catch(() => undefined);
   return {
     browser,
     version,
     found,
     idlePages: [],
+    openingPages: [initial],
     close: async () => {
       // A browser that does not close within seconds is killed, so no process outlives the build. The
       // timer keeps Node running meanwhile: a close that never settles must not end the build early.
@@ -496,7 +505,11 @@ export function openPages(session: BrowserSession, count: number): void {
 }
 
 async function openPage(session: BrowserSession): Promise<PooledPage> {
-  const page = await (session.context ?? session.browser).newPage();
+  return preparePage(await (session.context ?? session.browser).newPage());
+}
+
+/** A page made ready for documents: JavaScript off, and every request it makes answered by {@link answer}. */
+async function preparePage(page: Page): Promise<PooledPage> {
   const pooled: PooledPage = { page, job: undefined, expected: undefined, emulation: '' };
   await page.setJavaScriptEnabled(false);
   await page.setRequestInterception(true);
