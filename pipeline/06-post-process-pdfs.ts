@@ -145,6 +145,7 @@ export function postProcessor(
     try {
       // Parsed once: the print stage may have read it already (its page count, its anchors).
       document = await takePdf(output.value);
+      await turn();
       const briefing = artifact.briefingId ? briefings.get(artifact.briefingId) : undefined;
       const metadata: PdfMetadata = {
         ...metadataFor(artifact.kind, pack, briefing, allTags),
@@ -183,6 +184,7 @@ export function postProcessor(
       normaliseStructureIds(document);
       setContentId(document, metadata);
 
+      await turn();
       output.value = await document.save({
         useObjectStreams: false,
         updateFieldAppearances: false,
@@ -190,6 +192,7 @@ export function postProcessor(
       });
       artifact.pages = document.getPageCount();
       onSaved?.();
+      await turn();
     } catch (cause) {
       throw new StageError('post-process', output.path, { cause });
     }
@@ -201,7 +204,9 @@ export function postProcessor(
     verifying?.catch(() => undefined);
     // The text as printed: the edits above touch the metadata, bookmarks and structure ids, never a
     // page's content or fonts, so the parsed document still shows what the saved file does.
+    await turn();
     const printedText = readContentText(document);
+    await turn();
     if (printedText === undefined) {
       options.log?.(`${output.path}: text read with pdf.js; its content is not what Chromium writes`);
     }
@@ -216,6 +221,16 @@ export function postProcessor(
     if (verifying) artifact.verified = true;
     if (contentLoss) throw contentLoss;
   };
+}
+
+/**
+ * Lets this thread answer what waits on it between the steps of a PDF's post-processing, each a few
+ * milliseconds to tens of them without a pause: the pages printing meanwhile wait on this thread for
+ * every request they make and every reply of the browser. Run in one go, the steps held each event
+ * for 1.9 ms on average (and up to 0.4 s) in a cold build of 100 briefings, about 15 ms per document.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** A run of text a PDF must contain, and where it comes from. */
