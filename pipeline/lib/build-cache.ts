@@ -148,7 +148,8 @@ export function documentKey(
 }
 
 /** A digest of strings, each prefixed with its length so that no two lists give the same input. */
-function digestOf(values: readonly string[]): string {
+/** A digest of `values`, each length-prefixed so no two lists of values give the same text. */
+export function digestOf(values: readonly string[]): string {
   const hash = createHash('sha256');
   for (const value of values) hash.update(`${value.length}:`).update(value);
   return hash.digest('hex');
@@ -183,6 +184,26 @@ interface EntryMeta {
   sha256: string;
   artifact: ArtifactInfo;
   browserVersion: string;
+}
+
+/**
+ * Writes `payload` after a line holding its digest ({@link writeAtomically}), for
+ * {@link readDigested}: the conversion cache's entries and the memos.
+ */
+export function writeDigested(file: string, payload: string): Promise<void> {
+  return writeAtomically(file, `${sha256(payload)}\n${payload}`);
+}
+
+/** What {@link writeDigested} wrote, or undefined when the file is missing, unreadable or damaged. */
+export async function readDigested(file: string): Promise<string | undefined> {
+  try {
+    const text = await readFile(file, 'utf8');
+    const newline = text.indexOf('\n');
+    const payload = text.slice(newline + 1);
+    return newline === 64 && sha256(payload) === text.slice(0, newline) ? payload : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes a file so that readers see either the old bytes or the new, never half. */

@@ -12,13 +12,12 @@
  * Like the PDF cache: entries are written whole (temporary file, then rename), checked against their
  * digest when read (a damaged entry is a miss), and the folder is safe to delete.
  */
-import { createHash } from 'node:crypto';
-import { readFile, utimes } from 'node:fs/promises';
+import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { VFile } from 'vfile';
 import type { VFileMessage } from 'vfile-message';
 import { loadImage } from './assets.ts';
-import { conversionFolder, Folders, writeAtomically } from './build-cache.ts';
+import { conversionFolder, digestOf, Folders, readDigested, writeDigested } from './build-cache.ts';
 import { warning } from './messages.ts';
 import type { Asset, Content, ImageRead } from './model.ts';
 
@@ -34,10 +33,6 @@ interface Entry {
   content: Omit<Content, 'assets'>;
   warnings: StoredWarning[];
   images: ImageRead[];
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** The converted briefings of earlier builds, in the build cache's folder. */
@@ -61,13 +56,7 @@ export class ConversionCache {
   ) {}
 
   private key(file: VFile): string {
-    const hash = createHash('sha256');
-    const part = (value: string) => hash.update(`${value.length}:`).update(value);
-    part('convert');
-    part(this.tool);
-    part(path.relative(this.sourceDir, file.path));
-    part(String(file.value));
-    return hash.digest('hex');
+    return digestOf(['convert', this.tool, path.relative(this.sourceDir, file.path), String(file.value)]);
   }
 
   private entryPath(key: string): string {
@@ -87,16 +76,9 @@ export class ConversionCache {
 
   private async read(file: VFile): Promise<{ content: Content; warnings: StoredWarning[] } | undefined> {
     const entryPath = this.entryPath(this.key(file));
-    let entry: Entry;
-    try {
-      const text = await readFile(entryPath, 'utf8');
-      const newline = text.indexOf('\n');
-      const payload = text.slice(newline + 1);
-      if (newline !== 64 || sha256(payload) !== text.slice(0, newline)) return undefined;
-      entry = JSON.parse(payload) as Entry;
-    } catch {
-      return undefined;
-    }
+    const payload = await readDigested(entryPath);
+    if (payload === undefined) return undefined;
+    const entry = JSON.parse(payload) as Entry;
     const assets = new Map<string, Asset>();
     for (const image of entry.images) {
       const loaded = await loadImage(this.sourceDir, file.path, image.reference);
@@ -132,7 +114,7 @@ export class ConversionCache {
     const write = async () => {
       try {
         await this.folders.make(path.dirname(entryPath));
-        await writeAtomically(entryPath, `${sha256(payload)}\n${payload}`);
+        await writeDigested(entryPath, payload);
       } catch {
         // A cache that cannot be written only makes the next build slower.
         this.folders.forget();

@@ -13,24 +13,12 @@
  * used, is written whole (temporary file, then rename) with a digest of its contents checked when it
  * is read (a damaged file is an empty memo), and is safe to delete.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeAtomically } from './build-cache.ts';
+import { digestOf, readDigested, writeDigested } from './build-cache.ts';
 
 /** The folder of the memos in the build cache. */
 export const memoFolder = 'memo';
-
-/** A digest of `parts`, each length-prefixed so no two lists of parts give the same text. */
-export function memoKey(...parts: string[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(`${part.length}:`).update(part);
-  return hash.digest('hex');
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 /** One memo file: values (JSON) by key. */
 export class Memo<V> {
@@ -52,22 +40,18 @@ export class Memo<V> {
    */
   static async open<V>(dir: string, name: string, tool: string): Promise<Memo<V>> {
     const file = path.join(dir, memoFolder, `${name}.json`);
-    let earlier = new Map<string, V>();
-    try {
-      const text = await readFile(file, 'utf8');
-      const newline = text.indexOf('\n');
-      const payload = text.slice(newline + 1);
-      if (newline === 64 && sha256(payload) === text.slice(0, newline))
-        earlier = new Map(Object.entries(JSON.parse(payload) as Record<string, V>));
-    } catch {
-      // No memo yet, or not readable: every value is computed.
-    }
+    // No memo yet, or not readable: every value is computed.
+    const payload = await readDigested(file);
+    const earlier =
+      payload === undefined
+        ? new Map<string, V>()
+        : new Map(Object.entries(JSON.parse(payload) as Record<string, V>));
     return new Memo(name, tool, file, earlier);
   }
 
   /** The key of a value computed from `parts` (with the memo's name and the tool's digest). */
   key(...parts: string[]): string {
-    return memoKey(this.name, this.tool, ...parts);
+    return digestOf([this.name, this.tool, ...parts]);
   }
 
   /** The value kept under `key` by the last build, if any; it is kept for the next build too. */
@@ -89,7 +73,7 @@ export class Memo<V> {
     try {
       const payload = JSON.stringify(Object.fromEntries(this.kept));
       await mkdir(path.dirname(this.file), { recursive: true });
-      await writeAtomically(this.file, `${sha256(payload)}\n${payload}`);
+      await writeDigested(this.file, payload);
     } catch {
       // Not written: the next build computes these again.
     }
