@@ -34,7 +34,7 @@ import type { ArtifactKind, BuildFiles } from './lib/model.ts';
 import { type PackParts, type PartCache, splitPack } from './lib/pack-parts.ts';
 import { mergePrintedParts } from './lib/pdf-merge.ts';
 import { adoptPdf, inOneGo, loadPdf, namedDestinationPages, readPdf } from './lib/pdf-read.ts';
-import { mapWithConcurrency } from './lib/pool.ts';
+import { mapWithConcurrency, turn } from './lib/pool.ts';
 
 /** Options of {@link printPdfs}. */
 export interface PrintOptions {
@@ -559,7 +559,7 @@ async function printPackInParts(
           const parse = loadPdf(bytes);
           parsed[index] = parse;
           await parse.catch(() => undefined);
-          await new Promise((resolve) => setImmediate(resolve));
+          await turn();
         }
       })();
     };

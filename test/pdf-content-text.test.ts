@@ -1,7 +1,7 @@
 import { PDFDocument, PDFName, type PDFObject, type PDFRef } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrowserSession, openBrowser } from '../pipeline/lib/browser.ts';
-import { parseToUnicode, readContentText } from '../pipeline/lib/pdf-content-text.ts';
+import { parseToUnicode, readContentText, readContentTextInTurns } from '../pipeline/lib/pdf-content-text.ts';
 import { loadPdf } from '../pipeline/lib/pdf-read.ts';
 import { extractContentText, foldForComparison } from '../pipeline/lib/pdf-text.ts';
 import { printHtml } from './helpers.ts';
@@ -123,10 +123,18 @@ describe('readContentText', () => {
       ],
     });
     expect(readContentText(document)).toBe('onetwo');
+    // In turns: the same text, with a pause between pages once a slice of time is used up (here 0 ms).
+    let pauses = 0;
+    const pause = async () => {
+      pauses++;
+    };
+    expect(await readContentTextInTurns(document, pause, 0)).toBe('onetwo');
+    expect(pauses).toBe(2);
     const { document: fontless } = await makePdf({
       content: ['BT /F1 12 Tf ET', '/P BMC BT (two) Tj ET EMC'],
     });
     expect(readContentText(fontless)).toBeUndefined();
+    expect(await readContentTextInTurns(fontless, pause)).toBeUndefined();
   });
 
   it('answers undefined, for pdf.js to read, what it does not cover', async () => {

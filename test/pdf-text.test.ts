@@ -1,6 +1,6 @@
 import { PDFDocument } from 'pdf-lib';
 import { describe, expect, it } from 'vitest';
-import { containsText, extractContentText, foldForComparison } from '../pipeline/lib/pdf-text.ts';
+import { containsText, extractContentText, foldForComparison, textFinder } from '../pipeline/lib/pdf-text.ts';
 
 describe('foldForComparison', () => {
   it('ignores case, whitespace, ligatures, curly apostrophes and invisible format characters', () => {
@@ -20,6 +20,42 @@ describe('containsText', () => {
     const printed = foldForComparison('Click txt.exe and zerowidth.');
     expect(containsText(printed, 'Click \u202eexe.txt\u202c and \u200bzero\u200bwidth.')).toBe(true);
     expect(containsText(printed, 'Click \u202eexe.doc\u202c and zero width.')).toBe(false);
+  });
+});
+
+describe('textFinder', () => {
+  it('answers as containsText does, for runs in the printed order, out of it, repeated or missing', () => {
+    const folded = foldForComparison(
+      'Contents One Two. One: the first summary. Click txt.exe now. Two: the second summary. The end.',
+    );
+    const runs = [
+      'One',
+      'the first summary.',
+      'Click \u202eexe.txt\u202c now.',
+      'Two: the second',
+      // Before the last found, and again.
+      'Contents',
+      'the first summary.',
+      'The end.',
+      // Missing, then found again after the miss.
+      'the third summary.',
+      'second summary',
+      '',
+    ];
+    const found = textFinder(folded);
+    expect(runs.map((run) => found(run))).toEqual(runs.map((run) => containsText(folded, run)));
+    expect(runs.map((run) => found(run))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      true,
+      true,
+    ]);
   });
 });
 

@@ -52,6 +52,36 @@ const maxFormDepth = 12;
  * the PDF uses something this reader does not cover (then read it with pdf.js).
  */
 export function readContentText(document: PDFDocument): string | undefined {
+  const pages = readPages(document);
+  for (;;) {
+    const page = pages.next();
+    if (page.done) return page.value;
+  }
+}
+
+/**
+ * {@link readContentText}, pausing (`pause`, for example a turn of the event loop) whenever it has read
+ * for `sliceMs` without one: the pages a build prints meanwhile wait on this thread for every request
+ * and reply, and a pack of 200 pages takes about 0.1 s to read.
+ */
+export async function readContentTextInTurns(
+  document: PDFDocument,
+  pause: () => Promise<void>,
+  sliceMs = 10,
+): Promise<string | undefined> {
+  const pages = readPages(document);
+  let since = performance.now();
+  for (;;) {
+    const page = pages.next();
+    if (page.done) return page.value;
+    if (performance.now() - since < sliceMs) continue;
+    await pause();
+    since = performance.now();
+  }
+}
+
+/** Reads a PDF's pages one at a time (a step for each), and returns the text (see {@link readContentText}). */
+function* readPages(document: PDFDocument): Generator<void, string | undefined> {
   const reader = new ContentReader();
   try {
     for (const page of document.getPages()) {
@@ -68,6 +98,7 @@ export function readContentText(document: PDFDocument): string | undefined {
       // starts with a fresh graphics state and no marked content open.
       reader.startPage();
       reader.run(joinWithNewlines(streams.map(decodeStream)), resources, 0);
+      yield;
     }
   } catch {
     // Unsupported, or a structure pdf-lib will not look up (a page whose contents are not a stream):

@@ -21,6 +21,7 @@ import {
   PDFString,
 } from 'pdf-lib';
 import { loadPdf } from './pdf-read.ts';
+import { turn } from './pool.ts';
 
 const key = {
   Count: PDFName.of('Count'),
@@ -170,7 +171,13 @@ export async function mergePrintedParts(
   }
   const owners = options.owners ?? new Map<string, number>();
   const target = startTarget(read[0] as Part, owners);
-  for (const [index, part] of read.entries()) if (index > 0) appendPart(target, part, index, owners);
+  for (const [index, part] of read.entries()) {
+    if (index === 0) continue;
+    // A part takes about 10 ms to append (a pack of 100 briefings has ten): the pages printing
+    // meanwhile are answered between parts.
+    await turn();
+    appendPart(target, part, index, owners);
+  }
   if (target.structure) {
     const { root, nextKey, ids } = target.structure;
     root.set(key.ParentTreeNextKey, PDFNumber.of(nextKey));

@@ -45,6 +45,26 @@ export function containsText(folded: string, run: string): boolean {
     .every((word) => folded.includes(word) || folded.includes([...word].reverse().join('')));
 }
 
+/**
+ * {@link containsText} for many runs of one PDF, with the same answers, asked for in about the order
+ * the PDF prints them (a briefing's title, summary, key points, body and sources; the pack's briefings
+ * in turn): each run is looked for from where the last one was found, and only a run not found from
+ * there is looked for from the start. A pack's check then reads its text about once, not once per run
+ * (in a pack of 100 briefings, 2,000 runs in 360,000 characters).
+ */
+export function textFinder(folded: string): (run: string) => boolean {
+  let from = 0;
+  return (run) => {
+    if (bidiControls.test(run)) return containsText(folded, run);
+    const wanted = foldForComparison(run);
+    let at = folded.indexOf(wanted, from);
+    if (at < 0) at = folded.indexOf(wanted);
+    if (at < 0) return false;
+    from = at;
+    return true;
+  };
+}
+
 /** The folded text of a PDF's content (without page furniture), all pages joined. */
 export async function extractContentText(bytes: Uint8Array): Promise<string> {
   // pdf.js takes ownership of the buffer it is given: hand it a copy.
