@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import {
   qpdfLibrary,
   qpdfScratchFolder,
 } from '../pipeline/lib/pdf-verify.ts';
+import { projectRoot } from '../pipeline/lib/project.ts';
 import { temporaryFolder } from './helpers.ts';
 
 let folder: Awaited<ReturnType<typeof temporaryFolder>>;
@@ -120,6 +121,39 @@ describe('pdfProblem', () => {
     expect(qpdfScratchFolder()).not.toBe(scratch);
     expect(await readdir(qpdfScratchFolder() as string)).toEqual([]);
   });
+
+  // Mounting a small tmpfs on /dev/shm, in a mount namespace of its own, needs root (CI runs as root).
+  it.skipIf(process.platform !== 'linux' || process.getuid?.() !== 0)(
+    'moves its folder to the temporary folder when shared memory cannot take a copy, and still checks',
+    () => {
+      const script = path.join(projectRoot, 'test', 'support', 'verify-in-small-shm.ts');
+      const run = spawnSync(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount -t tmpfs -o size=64k tmpfs /dev/shm && exec "$0" --import tsx "$1"',
+          process.execPath,
+          script,
+        ],
+        { cwd: projectRoot, encoding: 'utf8' },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      const seen = JSON.parse(run.stdout);
+      expect(seen.largeBytes).toBeGreaterThan(64 * 1024);
+      expect(path.dirname(seen.smallFolder)).toBe('/dev/shm');
+      expect(path.dirname(seen.largeFolder)).toBe(seen.tmpdir);
+      expect(seen.leftInSharedMemory).toEqual([]);
+      // The checks themselves ran: nothing wrong with either PDF.
+      expect([seen.smallProblem, seen.largeProblem, seen.afterProblem]).toEqual([null, null, null]);
+      // Once on disk, it stays there; its folder is removed when the process exits.
+      expect(seen.afterFolder).toBe(seen.largeFolder);
+      expect(existsSync(seen.largeFolder)).toBe(false);
+    },
+  );
 
   it('checks the page count and the strict parse before qpdf', async () => {
     expect(await pdfBytesProblem(good, { kind: 'pack-pdf', pages: 2 })).toBe('has 1 pages, not 2');
