@@ -6,10 +6,10 @@
  * of the build left, and the next build succeeds.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processTree } from '../bench/process-tree.ts';
 import { projectRoot } from '../pipeline/lib/project.ts';
 import { runCli, snapshot, temporaryFolder } from './helpers.ts';
 
@@ -85,20 +85,7 @@ function chromiumOf(tmp: string): number[] {
     return [];
   }
   // Their descendants too: a headless shell's renderers do not repeat the profile folder.
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
-    } catch {
-      // Gone since it was listed.
-    }
-  }
-  const found = new Set(roots);
-  for (const pid of found) for (const child of children.get(pid) ?? []) found.add(child);
-  return [...found];
+  return [...new Set(roots.flatMap((root) => processTree(root)))];
 }
 
 /** Sends a signal to the build's Chromium processes, again and again, until the build ends. */
